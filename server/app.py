@@ -1,0 +1,51 @@
+"""The app factory: one ``Settings`` in, one FastAPI app out, no import-time state."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from .catalog import load_intrinsics
+from .deps import Gateway
+from .errors import install_handlers
+from .routes import chat, health, models
+from .settings import Settings
+from .upstream import Upstream
+
+
+def upstream_url(settings: Settings) -> str:
+    """Where vLLM is: the configured URL, or the host/port the launcher starts it on."""
+    return settings.vllm.url or f"http://{settings.vllm.host}:{settings.vllm.port}"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    intrinsics: dict | None = None,
+    io_yamls: dict[str, Path] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the gateway for ``settings``.
+
+    ``intrinsics`` (name → Intrinsic) replaces the table built from the settings;
+    ``io_yamls`` (adapter name → io.yaml) passes the files adapters ship with;
+    ``transport`` replaces the network under the vLLM client (tests inject faults with it)."""
+    upstream = Upstream(upstream_url(settings), timeout_s=settings.upstream_timeout_s,
+                        connect_timeout_s=settings.upstream_connect_timeout_s, transport=transport)  # fmt: skip
+    table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
+    gateway = Gateway(settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await upstream.aclose()
+
+    app = FastAPI(title="granite-certainty", version="0.1.0", lifespan=lifespan)
+    app.state.gateway = gateway
+    install_handlers(app)
+    for module in (health, models, chat):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,98 @@
+"""``granite-certainty``: serve the stack, build the tiny model, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from .settings import ConfigError, Settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start vLLM (unless ``--vllm-url``), then the gateway in front of it; stop both on exit."""
+    import uvicorn
+
+    from .app import create_app
+    from .launcher import LaunchError, VLLMProcess
+    from .resolve import resolve
+
+    settings = Settings.load(args.config, host=args.host, port=args.port, **{"vllm.url": args.vllm_url})
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Until uvicorn installs its own handlers, SIGTERM must unwind through the `with` below
+    # so that a vLLM being started is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    run = lambda app: uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)  # noqa: E731
+    if settings.vllm.url:
+        run(create_app(settings))
+        return 0
+    dep = resolve(settings)
+    # Build the app first: a bad io.yaml fails before minutes of vLLM start-up.
+    app = create_app(settings, io_yamls={a.name: a.io_yaml for a in dep.adapters if a.io_yaml})
+    log_path = Path(settings.cache_dir).expanduser() / "logs" / f"vllm-{settings.vllm.port}.log"
+    print(f"granite-certainty: starting vLLM on port {settings.vllm.port} (log: {log_path})", flush=True)
+    try:
+        with VLLMProcess(settings, dep, log_path):
+            run(app)
+    except LaunchError as exc:
+        print(f"granite-certainty: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_tiny(args: argparse.Namespace) -> int:
+    """Build the embedded tiny model and its adapter into a directory."""
+    from .tiny_model import build_tiny_model
+
+    paths = build_tiny_model(Path(args.dir), seed=args.seed)
+    print(f"base model: {paths.base}\nadapter:    {paths.adapter}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Start the stack, ask one question, print the answer and its certainty, stop."""
+    from .demo import run_demo
+
+    return run_demo(args.config, args.question)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(prog="granite-certainty", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="start vLLM and the gateway")
+    s.add_argument("--config", required=True, help="deployment YAML (e.g. configs/tiny.yaml)")
+    s.add_argument("--host", help="gateway host (default from config: 127.0.0.1)")
+    s.add_argument("--port", type=int, help="gateway port (default from config: 8000)")
+    s.add_argument("--vllm-url", help="attach to a running vLLM at this URL instead of starting one")
+    s.set_defaults(func=serve)
+
+    b = sub.add_parser("build-tiny-model", help="build the embedded tiny Granite model and adapter")
+    b.add_argument("dir")
+    b.add_argument("--seed", type=int, default=0)
+    b.set_defaults(func=build_tiny)
+
+    d = sub.add_parser("demo", help="start the stack, ask one question, print answer and certainty")
+    d.add_argument("--config", default="configs/tiny.yaml")
+    d.add_argument("--question", default="What is the capital of France?")
+    d.set_defaults(func=demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``granite-certainty`` command."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"granite-certainty: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

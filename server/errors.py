@@ -1,0 +1,112 @@
+"""One error shape for every failure: OpenAI's ``{"error": {"message", "type", "param", "code"}}``.
+
+Exceptions the gateway raises on purpose::
+
+    GatewayError                       (500 server_error)
+     ├── InvalidRequest                400 invalid_request_error
+     ├── Unauthorized                  401 authentication_error
+     ├── ModelNotFound                 404 model_not_found
+     ├── AdapterOutputError            502 bad adapter output (names the raw output)
+     ├── UpstreamUnavailable           503 vLLM unreachable / connection lost
+     ├── UpstreamTimeout               504 vLLM too slow
+     └── UpstreamStatus                vLLM's own 4xx/5xx, passed on with its message
+
+Anything else that escapes a route becomes a 500 in the same shape, without a traceback
+in the body (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("granite_certainty")
+
+
+class GatewayError(Exception):
+    """Base class: an HTTP status and the fields of an OpenAI error body."""
+
+    status = 500
+    type = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class InvalidRequest(GatewayError):
+    status, type, code = 400, "invalid_request_error", "invalid_request"
+
+
+class Unauthorized(GatewayError):
+    status, type, code = 401, "authentication_error", "invalid_api_key"
+
+
+class ModelNotFound(GatewayError):
+    status, type, code = 404, "invalid_request_error", "model_not_found"
+
+
+class AdapterOutputError(GatewayError):
+    status, type, code = 502, "upstream_error", "bad_adapter_output"
+
+
+class UpstreamUnavailable(GatewayError):
+    status, type, code = 503, "upstream_error", "upstream_unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    status, type, code = 504, "upstream_error", "upstream_timeout"
+
+
+class UpstreamStatus(GatewayError):
+    type, code = "upstream_error", "upstream_error"
+
+
+def error_body(message: str, type: str, *, param: str | None = None, code: str | None = None) -> dict:
+    """The OpenAI error object as a dict."""
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def error_response(status: int, message: str, type: str, *, param=None, code=None, headers=None) -> Response:
+    """An OpenAI-shaped JSON error response."""
+    body = orjson.dumps(error_body(message, type, param=param, code=code))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Make every error leave the app in the OpenAI shape."""
+
+    @app.exception_handler(GatewayError)
+    async def _gateway(request: Request, exc: GatewayError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.message, exc.type, param=exc.param, code=exc.code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        param = ".".join(loc) or None
+        return error_response(400, f"{param or 'body'}: {first['msg']}", "invalid_request_error", param=param,
+                              code="invalid_request")  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        code = "not_found" if exc.status_code == 404 else None
+        return error_response(exc.status_code, str(exc.detail), kind, code=code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, f"internal error: {type(exc).__name__}", "server_error", code="internal_error")

@@ -1,0 +1,54 @@
+"""Requests for the base model go to vLLM as the client sent them, bytes in and bytes out.
+
+The body is forwarded unchanged (every OpenAI and vLLM field kept, no re-serialisation),
+and the answer, streamed or not, is relayed without parsing it.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import httpx
+import orjson
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+from .disconnect import until_disconnect
+from .errors import GatewayError, error_body
+from .upstream import Upstream
+
+CHAT_PATH = "/v1/chat/completions"
+
+
+async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: bool, path: str = CHAT_PATH) -> Response:
+    """Relay ``body`` to vLLM's ``path`` and its answer back; vLLM's own errors pass on as they are."""
+    if not stream:
+        resp = await until_disconnect(request, upstream.post(path, body))
+        return _relay(resp, resp.content)
+
+    stack = AsyncExitStack()
+    resp = await stack.enter_async_context(upstream.stream(path, body))
+    if resp.status_code >= 400:
+        async with stack:
+            return _relay(resp, await resp.aread())
+
+    async def relay_chunks():
+        # Leaving this generator (done, client gone, or failure) closes the upstream response,
+        # which is how a client that disconnects cancels its vLLM request.
+        async with stack:
+            try:
+                async for chunk in resp.aiter_raw():
+                    yield chunk
+            except (httpx.TransportError, GatewayError) as exc:
+                # The status line is already sent: report the failure as a final SSE event.
+                err = error_body(f"vLLM connection lost mid-stream: {type(exc).__name__}", "upstream_error",
+                                 code="upstream_unavailable")  # fmt: skip
+                yield b"data: " + orjson.dumps(err) + b"\n\n"
+
+    return StreamingResponse(relay_chunks(), status_code=resp.status_code,
+                             media_type=resp.headers.get("content-type", "text/event-stream"))  # fmt: skip
+
+
+def _relay(resp: httpx.Response, content: bytes) -> Response:
+    return Response(content, status_code=resp.status_code,
+                    media_type=resp.headers.get("content-type", "application/json"))  # fmt: skip

@@ -1,0 +1,45 @@
+"""``POST /v1/chat/completions``: the base model passes through; an intrinsic's name runs it."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from ..deps import GatewayDep, require_api_key
+from ..errors import InvalidRequest, ModelNotFound
+from ..intrinsic_call import run_intrinsic
+from ..passthrough import forward
+from ..protocol import ChatCompletionRequest
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, gw: GatewayDep) -> Response:
+    """Dispatch on ``model``: the base model, an intrinsic, or 404."""
+    body = await request.body()
+    payload = parse_body(body)
+    try:
+        chat = ChatCompletionRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    if chat.model == gw.served_name:
+        return await forward(request, gw.upstream, body, stream=bool(chat.stream))
+    intrinsic = gw.intrinsics.get(chat.model)
+    if intrinsic is None:
+        raise ModelNotFound(f"The model '{chat.model}' does not exist; see GET /v1/models.", param="model")
+    return await run_intrinsic(request, gw, chat.model, intrinsic, payload)
+
+
+def parse_body(body: bytes) -> dict:
+    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return payload

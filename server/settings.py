@@ -1,0 +1,194 @@
+"""Deployment settings: one YAML file per deployment, then environment overrides.
+
+A deployment names the base model, the LoRA adapters (each one serving an intrinsic), how
+vLLM runs (started by us as a child process, or attached to by URL) and the gateway's own
+options. ``Settings.load(path)`` reads the YAML file; any field can then be overridden from
+the environment with the ``GRANITE_CERTAINTY_`` prefix and ``__`` between nested names, e.g.
+``GRANITE_CERTAINTY_PORT=9000`` or ``GRANITE_CERTAINTY_VLLM__URL=http://vllm:8000``.
+
+Unknown keys are errors (a typo in a deployment file must not be silently ignored).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "GRANITE_CERTAINTY_"
+
+#: Ranks vLLM accepts for ``--max-lora-rank`` (vLLM 0.32 ``--help=LoRA``).
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+class ConfigError(Exception):
+    """A deployment file that cannot be used; the message says which file, key and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Source(_Strict):
+    """Where weights come from: a local directory, or a Hugging Face repo id (+ subfolder)."""
+
+    path: str | None = None
+    repo: str | None = None
+    subfolder: str | None = None
+    revision: str | None = None
+
+
+class BaseModelSettings(_Source):
+    """The base model vLLM serves for ordinary chat."""
+
+    #: Build the embedded tiny Granite model (and its adapter) into ``cache_dir`` on first use.
+    tiny: bool = False
+    #: The model name clients use (vLLM ``--served-model-name``); defaults to the repo id or dir name.
+    served_name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "BaseModelSettings":
+        given = sum(bool(x) for x in (self.tiny, self.path, self.repo))
+        if given != 1:
+            raise ValueError("give exactly one of 'tiny: true', 'path' or 'repo'")
+        return self
+
+
+class AdapterSettings(_Source):
+    """One LoRA adapter loaded into vLLM, serving one intrinsic under ``name``.
+
+    With ``model.tiny`` the adapter may name no source: it is the tiny model's own adapter."""
+
+    name: str
+    #: Which intrinsic (``configs/intrinsics/<intrinsic>/io.yaml``) this adapter serves; default: ``name``.
+    intrinsic: str | None = None
+    #: An explicit io.yaml (relative to the config file); wins over a shipped one and the registry's.
+    io_yaml: str | None = None
+
+
+class VLLMSettings(_Strict):
+    """How the gateway reaches vLLM."""
+
+    #: Attach to a running vLLM at this URL instead of starting one.
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8001
+    #: Interpreter that has vLLM installed (default: the gateway's own).
+    python: str | None = None
+    #: Extra vLLM command-line flags, passed as given.
+    args: list[str] = Field(default_factory=list)
+    #: Extra environment for the vLLM process (e.g. VLLM_CPU_KVCACHE_SPACE).
+    env: dict[str, str] = Field(default_factory=dict)
+    #: Upper bound on --max-lora-rank; an adapter above it is a config error.
+    max_lora_rank: int | None = None
+    startup_timeout_s: float = 900.0
+
+
+class Settings(BaseSettings):
+    """Everything one deployment needs; built once and handed to ``create_app``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: When set, ``/v1/*`` requires ``Authorization: Bearer <api_key>``.
+    api_key: str | None = None
+    #: Seconds to wait for vLLM on one request (connect and read).
+    upstream_timeout_s: float = 600.0
+    upstream_connect_timeout_s: float = 5.0
+    #: Directory of ``<name>/io.yaml`` intrinsic definitions (default: the project's configs/intrinsics).
+    intrinsics_dir: str | None = None
+    #: Where the tiny model is built and logs are written.
+    cache_dir: str = Field(default_factory=lambda: str(Path.home() / ".cache" / "granite-certainty"))
+    log_level: str = "info"
+
+    model: BaseModelSettings
+    adapters: list[AdapterSettings] = Field(default_factory=list)
+    vllm: VLLMSettings = Field(default_factory=VLLMSettings)
+
+    @model_validator(mode="after")
+    def _adapter_sources(self) -> "Settings":
+        for i, ad in enumerate(self.adapters):
+            if bool(ad.path) and bool(ad.repo):
+                raise ValueError(f"adapters.{i} ({ad.name}): give 'path' or 'repo', not both")
+            if not (ad.path or ad.repo or self.model.tiny):
+                raise ValueError(f"adapters.{i} ({ad.name}): needs 'path' (a local directory) or 'repo'")
+        names = [ad.name for ad in self.adapters]
+        if len(set(names)) != len(names) or self.served_name in names:
+            raise ValueError("adapter names must be unique and differ from the base model's served name")
+        return self
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        # The YAML file arrives as init kwargs; the environment must override it.
+        return env_settings, init_settings
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> "Settings":
+        """Read a deployment YAML file (or none: environment only), apply ``overrides`` (from the
+        command line) on top, and validate. Raises ``ConfigError`` naming file, key and problem."""
+        data: dict[str, Any] = {}
+        where = str(path) if path else "environment"
+        if path is not None:
+            try:
+                data = yaml.safe_load(Path(path).read_text()) or {}
+            except FileNotFoundError:
+                raise ConfigError(f"{where}: no such config file") from None
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+            if not isinstance(data, dict):
+                raise ConfigError(f"{where}: the top level must be a mapping of settings")
+            _anchor_paths(data, Path(path).resolve().parent)
+        for dotted, value in overrides.items():
+            if value is not None:
+                _set_dotted(data, dotted, value)
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            raise ConfigError(_describe(where, exc)) from None
+
+    @property
+    def served_name(self) -> str:
+        """The base model's name as clients send it."""
+        m = self.model
+        if m.served_name:
+            return m.served_name
+        if m.tiny:
+            return "tiny-granite"
+        return m.repo or Path(m.path or "model").name
+
+
+def _anchor_paths(data: dict[str, Any], base: Path) -> None:
+    """Relative paths in a deployment file are relative to that file, not to the working directory."""
+
+    def anchor(section: Any, key: str) -> None:
+        if isinstance(section, dict) and isinstance(section.get(key), str) and not section[key].startswith("~"):
+            section[key] = str(base / section[key])  # an absolute path stays as it is
+
+    anchor(data, "intrinsics_dir")
+    anchor(data.get("model"), "path")
+    for adapter in data.get("adapters") or []:
+        anchor(adapter, "path")
+        anchor(adapter, "io_yaml")
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        data = data.setdefault(key, {})
+    data[leaf] = value
+
+
+def _describe(where: str, exc: ValidationError) -> str:
+    lines = [f"{where}: invalid configuration"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""Run the whole stack (``granite-certainty serve``) as a child process on free ports.
+
+Used by ``make demo`` and by the integration tests: the real CLI, launcher, vLLM and gateway,
+started once, waited for, and always stopped (the process group is killed at the end).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import httpx
+
+from .settings import ENV_PREFIX
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """``granite-certainty serve --config CONFIG`` on free ports, as a context manager."""
+
+    def __init__(self, config: str | Path, *, log_path: Path, env: dict[str, str] | None = None, timeout_s: float = 900):
+        self.port, self.vllm_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.vllm_url = f"http://127.0.0.1:{self.vllm_port}"
+        self.config, self.log_path, self.timeout_s = str(config), log_path, timeout_s
+        self.env = {**os.environ, f"{ENV_PREFIX}VLLM__PORT": str(self.vllm_port), **(env or {})}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the stack and wait until the gateway reports vLLM healthy."""
+        cmd = [sys.executable, "-m", "server.cli", "serve", "--config", self.config, "--port", str(self.port)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the stack exited with status {self.proc.returncode}\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the stack was not healthy after {self.timeout_s:.0f} s\n{self.log_tail()}")
+            time.sleep(1)
+
+    def stop(self, grace_s: float = 30) -> int | None:
+        """SIGTERM the stack (it stops vLLM itself), then kill whatever is left of its group."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return self.proc.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the stack's log (gateway and launcher output)."""
+        try:
+            with open(self.log_path, errors="replace") as fh:
+                return "".join(deque(fh, maxlen=lines))
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> "Stack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

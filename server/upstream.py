@@ -1,0 +1,100 @@
+"""The gateway's one long-lived HTTP client to vLLM.
+
+Pooled keep-alive connections with raised limits; transport failures become the gateway's
+typed errors (503 unreachable, 504 timeout); the transport is pluggable so unit tests inject
+faults with ``httpx.MockTransport`` and no server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import orjson
+
+from .errors import UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+class Upstream:
+    """Async client for one vLLM OpenAI server at ``base_url``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 600.0,
+        connect_timeout_s: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            # The default pool (100 connections, 20 kept alive) throttles concurrent clients.
+            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30),
+            transport=transport,
+        )
+
+    async def post(self, path: str, body: bytes) -> httpx.Response:
+        """POST a JSON body and read the whole answer; transport failures raise typed errors."""
+        async with _mapped():
+            return await self.client.post(path, content=body, headers=JSON_HEADERS)
+
+    async def post_json(self, path: str, payload: dict) -> dict:
+        """POST ``payload`` and return the decoded JSON answer; a non-2xx answer raises
+        ``UpstreamStatus`` carrying vLLM's own message and status."""
+        resp = await self.post(path, orjson.dumps(payload))
+        if resp.status_code >= 400:
+            raise upstream_status_error(resp.status_code, resp.content)
+        return orjson.loads(resp.content)
+
+    @asynccontextmanager
+    async def stream(self, path: str, body: bytes) -> AsyncIterator[httpx.Response]:
+        """POST and yield the response unread, for byte-for-byte streaming to the client."""
+        async with _mapped():
+            request = self.client.build_request("POST", path, content=body, headers=JSON_HEADERS)
+            resp = await self.client.send(request, stream=True)
+        try:
+            yield resp
+        finally:
+            await resp.aclose()
+
+    async def get(self, path: str, timeout_s: float | None = None) -> httpx.Response:
+        """GET ``path``; transport failures raise typed errors."""
+        async with _mapped():
+            kwargs = {"timeout": timeout_s} if timeout_s is not None else {}
+            return await self.client.get(path, **kwargs)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.client.aclose()
+
+
+@asynccontextmanager
+async def _mapped():
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+            raise UpstreamUnavailable(f"vLLM is not reachable: {type(exc).__name__}") from None
+        raise UpstreamTimeout(f"vLLM did not answer in time ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable(f"vLLM is not reachable: {type(exc).__name__}: {exc}") from None
+
+
+def upstream_status_error(status: int, content: bytes) -> UpstreamStatus:
+    """vLLM's error answer as our error, keeping its message, type, param and status."""
+    try:
+        err = orjson.loads(content)
+        err = err.get("error", err) if isinstance(err, dict) else {}
+    except orjson.JSONDecodeError:
+        err = {}
+    message = err.get("message") if isinstance(err, dict) else None
+    exc = UpstreamStatus(str(message or content[:500].decode(errors="replace") or f"vLLM answered {status}"),
+                         status=status, param=err.get("param") if isinstance(err, dict) else None)  # fmt: skip
+    if isinstance(err, dict) and isinstance(err.get("type"), str):
+        exc.type = err["type"]
+    return exc
