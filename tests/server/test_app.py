@@ -1,0 +1,144 @@
+"""The gateway app against a fake vLLM (httpx.MockTransport): routing, pass-through, errors.
+
+These are unit tests of the gateway's own logic and fault handling; that the features work
+against a real vLLM is proven in tests/integration.
+"""
+
+import json
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.settings import Settings
+
+COMPLETION = b'{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Paris"},"finish_reason":"stop"}]}'
+SSE = [b'data: {"choices":[{"delta":{"content":"Pa"}}]}\n\n', b'data: {"choices":[{"delta":{"content":"ris"}}]}\n\n', b"data: [DONE]\n\n"]
+
+
+async def chunks(parts):
+    for part in parts:  # an async body, so httpx streams it instead of reading it eagerly
+        yield part
+
+
+def make_client(handler, **settings):
+    s = Settings(model={"path": "/m", "served_name": "base"}, **settings)
+    return TestClient(create_app(s, intrinsics={}, transport=httpx.MockTransport(handler)))
+
+
+def chat(client, body, **kw):
+    return client.post("/v1/chat/completions", content=body if isinstance(body, bytes) else json.dumps(body), **kw)
+
+
+BASIC = {"model": "base", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_base_model_body_passes_through_byte_for_byte():
+    seen = {}
+
+    def handler(request):
+        seen["body"] = request.content
+        return httpx.Response(200, content=COMPLETION, headers={"content-type": "application/json"})
+
+    body = b'{"model": "base", "messages": [{"role": "user", "content": "hi"}], "top_k": 3, "weird_field": [1, 2]}'
+    with make_client(handler) as client:
+        resp = chat(client, body)
+    assert seen["body"] == body
+    assert resp.status_code == 200 and resp.content == COMPLETION
+
+
+def test_base_model_stream_is_relayed_unchanged():
+    with make_client(lambda r: httpx.Response(200, content=chunks(SSE), headers={"content-type": "text/event-stream"})) as client:
+        resp = chat(client, {**BASIC, "stream": True})
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+    assert resp.content == b"".join(SSE)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_vllm_client_errors_pass_on_with_their_status(stream):
+    err = {"error": {"message": "max_tokens is too large", "type": "BadRequestError", "param": "max_tokens", "code": 400}}
+    with make_client(lambda r: httpx.Response(400, json=err)) as client:
+        resp = chat(client, {**BASIC, "stream": stream})
+    assert resp.status_code == 400 and resp.json() == err
+
+
+@pytest.mark.parametrize(
+    "body, status, param",
+    [
+        (b"{not json", 400, None),
+        (b"[1, 2]", 400, None),
+        (json.dumps({"model": "base"}).encode(), 400, "messages"),
+        (json.dumps({"model": "base", "messages": []}).encode(), 400, "messages"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(), 400, "model"),
+        (json.dumps({**BASIC, "n": 0}).encode(), 400, "n"),
+        (json.dumps({**BASIC, "model": "gpt-4"}).encode(), 404, "model"),
+    ],
+)
+def test_bad_requests_get_openai_errors(body, status, param):
+    def never(request):
+        raise AssertionError("must not reach vLLM")
+
+    with make_client(never) as client:
+        resp = chat(client, body)
+    assert resp.status_code == status
+    err = resp.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"} and err["message"]
+    assert err["param"] == param
+
+
+@pytest.mark.parametrize(
+    "exc, status, code",
+    [
+        (httpx.ConnectError("refused"), 503, "upstream_unavailable"),
+        (httpx.ConnectTimeout("slow connect"), 503, "upstream_unavailable"),
+        (httpx.ReadTimeout("slow"), 504, "upstream_timeout"),
+        (httpx.RemoteProtocolError("closed"), 503, "upstream_unavailable"),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_upstream_failures(exc, status, code, stream):
+    def handler(request):
+        raise exc
+
+    with make_client(handler) as client:
+        resp = chat(client, {**BASIC, "stream": stream})
+    assert resp.status_code == status and resp.json()["error"]["code"] == code
+
+
+def test_api_key_is_enforced_on_v1_only():
+    ok = lambda r: httpx.Response(200, content=COMPLETION)  # noqa: E731
+    with make_client(ok, api_key="s3cret") as client:
+        assert chat(client, BASIC).status_code == 401
+        assert chat(client, BASIC, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        denied = client.get("/v1/models")
+        assert denied.status_code == 401 and denied.json()["error"]["type"] == "authentication_error"
+        assert chat(client, BASIC, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert client.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert client.get("/health").status_code == 200
+
+
+def test_health_reports_upstream_state():
+    with make_client(lambda r: httpx.Response(200)) as client:
+        assert client.get("/health").json()["status"] == "ok"
+    with make_client(lambda r: (_ for _ in ()).throw(httpx.ConnectError("down"))) as client:
+        resp = client.get("/health")
+    assert resp.status_code == 503 and resp.json()["status"] == "degraded"
+
+
+def test_unknown_route_is_an_openai_404():
+    with make_client(lambda r: httpx.Response(200)) as client:
+        resp = client.get("/v1/nothing")
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
+
+
+def test_connection_lost_mid_stream_ends_with_an_error_event():
+    async def broken():
+        yield SSE[0]
+        raise httpx.ReadError("vLLM died")
+
+    with make_client(lambda r: httpx.Response(200, content=broken(), headers={"content-type": "text/event-stream"})) as client:
+        resp = chat(client, {**BASIC, "stream": True})
+    first, last = resp.content.split(b"\n\n")[:2]
+    assert first + b"\n\n" == SSE[0]
+    assert json.loads(last.removeprefix(b"data: "))["error"]["code"] == "upstream_unavailable"
