@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from .catalog import load_intrinsics
 from .deps import Gateway
 from .errors import install_handlers
+from .metrics import MetricsMiddleware
+from .metrics import router as metrics_router
 from .routes import chat, health, models
 from .settings import Settings
 from .upstream import Upstream
@@ -46,6 +48,7 @@ def create_app(
     app = FastAPI(title="granite-certainty", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
     install_handlers(app)
-    for module in (health, models, chat):
-        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
+    for router in (health.router, metrics_router, models.router, chat.router):
+        app.include_router(router)
     return app

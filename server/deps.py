@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from .errors import Unauthorized
+from .metrics import Metrics
 from .settings import Settings
 from .upstream import Upstream
 
@@ -24,6 +25,7 @@ class Gateway:
     upstream: Upstream
     served_name: str
     intrinsics: dict[str, "Intrinsic"] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def get_gateway(request: Request) -> Gateway:

@@ -89,6 +89,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(GatewayError)
     async def _gateway(request: Request, exc: GatewayError) -> Response:
+        if exc.status >= 500:
+            request.app.state.gateway.metrics.upstream_errors.labels(exc.code).inc()
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return error_response(exc.status, exc.message, exc.type, param=exc.param, code=exc.code, headers=headers)
 

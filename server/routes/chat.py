@@ -27,8 +27,10 @@ async def chat_completions(request: Request, gw: GatewayDep) -> Response:
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     if chat.model == gw.served_name:
+        request.state.model = chat.model
         return await forward(request, gw.upstream, body, stream=bool(chat.stream))
     intrinsic = gw.intrinsics.get(chat.model)
+    request.state.model = chat.model if intrinsic else "unknown"
     if intrinsic is None:
         raise ModelNotFound(f"The model '{chat.model}' does not exist; see GET /v1/models.", param="model")
     return await run_intrinsic(request, gw, chat.model, intrinsic, payload)

@@ -1,0 +1,124 @@
+"""The serving stack itself, against the real vLLM on the tiny model: both models served, the
+adapter's guided output valid under the io.yaml schema, the LoRA really applied, clean stops."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+
+import intrinsics
+from server.stack import Stack
+
+from .conftest import TINY_CONFIG
+
+IO_YAML = Path(__file__).resolve().parents[2] / "configs" / "intrinsics" / "uncertainty" / "io.yaml"
+
+CONVERSATIONS = [
+    ("What is the capital of France?", "The capital of France is Paris."),
+    ("What is 2 + 2?", "2 + 2 is 5."),
+    ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
+    ("What color is the sky on a clear day?", "The sky is green."),
+    ("How many legs does a spider have?", "A spider has eight legs."),
+    ("What is the boiling point of water at sea level?", "I am not sure, maybe 50 degrees."),
+]
+
+
+def conversation(question, answer):
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+@pytest.fixture(scope="module")
+def uncertainty():
+    return intrinsics.load(IO_YAML)
+
+
+def test_vllm_serves_the_base_model_and_the_adapter(vllm, tiny_settings):
+    ids = {m["id"] for m in vllm.get("/v1/models").json()["data"]}
+    assert {tiny_settings.served_name, "uncertainty"} <= ids
+
+
+def test_adapter_output_is_valid_json_under_the_schema_with_varying_scores(vllm, uncertainty):
+    schema = json.loads(yaml.safe_load(IO_YAML.read_text())["response_format"])
+    scores = []
+    for q, a in CONVERSATIONS:
+        body = uncertainty.rewrite({"model": "uncertainty", "messages": conversation(q, a)})
+        assert body["messages"][-1] == {"role": "user", "content": "<certainty>"}
+        resp = vllm.post("/v1/chat/completions", json=body)
+        assert resp.status_code == 200, resp.text
+        choice = resp.json()["choices"][0]
+        assert choice["finish_reason"] == "stop", choice
+        value = json.loads(choice["message"]["content"])
+        jsonschema.validate(value, schema)
+        scores.append(value["score"])
+    assert len(set(scores)) >= 2, scores
+
+
+def test_lora_changes_the_logprobs(vllm, tiny_settings, uncertainty):
+    body = uncertainty.rewrite({"model": "uncertainty", "messages": conversation(*CONVERSATIONS[0])})
+    body.pop("structured_outputs")  # compare the raw next-token distributions
+    first = {}
+    for model in ("uncertainty", tiny_settings.served_name):
+        resp = vllm.post("/v1/chat/completions", json={**body, "model": model, "max_completion_tokens": 1})
+        assert resp.status_code == 200, resp.text
+        top = resp.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        first[model] = {t["token"]: round(t["logprob"], 4) for t in top}
+    assert first["uncertainty"] != first[tiny_settings.served_name]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_vllm_too(tmp_path, stack):
+    second = Stack(TINY_CONFIG, log_path=tmp_path / "second.log")
+    second.start()
+    try:
+        procs = descendants(second.proc.pid)
+        assert procs, "serve has started vLLM as a child"
+        second.proc.send_signal(signal.SIGTERM)
+        assert second.proc.wait(60) is not None
+        deadline = time.monotonic() + 30
+        while any(alive(p) for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not [p for p in procs if alive(p)], second.log_tail()
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{second.vllm_url}/health", timeout=2)
+    finally:
+        second.stop()
+
+
+def test_vllm_that_cannot_start_is_reported_with_its_log(tmp_path):
+    env = {"GRANITE_CERTAINTY_VLLM__ARGS": '["--no-such-flag"]', "GRANITE_CERTAINTY_VLLM__STARTUP_TIMEOUT_S": "300"}
+    broken = Stack(TINY_CONFIG, log_path=tmp_path / "broken.log", env=env, timeout_s=300)
+    with pytest.raises(RuntimeError) as err:
+        broken.start()
+    broken.stop()
+    assert "vLLM exited with status" in str(err.value) and "--no-such-flag" in str(err.value)
