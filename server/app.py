@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from .catalog import load_intrinsics
 from .deps import Gateway
 from .errors import install_handlers
+from .guard import fallback_client
 from .metrics import MetricsMiddleware
 from .metrics import router as metrics_router
 from .routes import chat, health, models
@@ -38,12 +39,15 @@ def create_app(
     upstream = Upstream(upstream_url(settings), timeout_s=settings.upstream_timeout_s,
                         connect_timeout_s=settings.upstream_connect_timeout_s, transport=transport)  # fmt: skip
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
-    gateway = Gateway(settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table)
+    gateway = Gateway(settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table,
+                      fallback=fallback_client(settings.certainty, settings.upstream_connect_timeout_s))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        await upstream.aclose()
+        for client in (upstream, gateway.fallback):
+            if client is not None:
+                await client.aclose()
 
     app = FastAPI(title="granite-certainty", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway

@@ -26,6 +26,8 @@ class Gateway:
     served_name: str
     intrinsics: dict[str, "Intrinsic"] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
+    #: The certainty guard's fallback model server, when one is configured.
+    fallback: Upstream | None = None
 
 
 def get_gateway(request: Request) -> Gateway:

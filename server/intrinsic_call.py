@@ -33,11 +33,11 @@ async def call_intrinsic(gw: Gateway, name: str, intrinsic: "intrinsics.Intrinsi
     if not isinstance(kwargs, dict):
         raise InvalidRequest(f"'{KWARGS_FIELD}' must be an object of instruction arguments.", param=KWARGS_FIELD)
     # The adapter call itself is never streamed: the result exists only once it is complete.
-    payload = {k: v for k, v in payload.items() if k not in ("stream", "stream_options", KWARGS_FIELD)}
+    payload = {k: v for k, v in payload.items() if k not in ("stream", "stream_options", "certainty", KWARGS_FIELD)}
     try:
         rewritten = intrinsic.rewrite(payload, **kwargs)
     except intrinsics.RequestError as exc:
-        raise InvalidRequest(str(exc), param=getattr(exc, "param", None)) from None
+        raise InvalidRequest(str(exc), param=exc.field) from None
     rewritten["model"] = name
     work = gw.upstream.post_json(CHAT_PATH, rewritten)
     response = await (until_disconnect(request, work) if request is not None else work)
@@ -61,8 +61,8 @@ def as_sse(completion: dict, include_usage: bool = False) -> list[bytes]:
     base = {"id": completion.get("id"), "object": "chat.completion.chunk", "created": completion.get("created"),
             "model": completion.get("model")}  # fmt: skip
     choices = [
-        {"index": c.get("index", i), "delta": {"role": "assistant", "content": c["message"]["content"]},
-         "logprobs": None, "finish_reason": c.get("finish_reason")}
+        {**{k: v for k, v in c.items() if k != "message"}, "index": c.get("index", i), "logprobs": None,
+         "delta": {"role": "assistant", **{k: v for k, v in (c.get("message") or {}).items() if k != "role"}}}
         for i, c in enumerate(completion.get("choices", []))
     ]  # fmt: skip
     events = [{**base, "choices": choices}]

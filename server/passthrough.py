@@ -24,13 +24,13 @@ async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: 
     """Relay ``body`` to vLLM's ``path`` and its answer back; vLLM's own errors pass on as they are."""
     if not stream:
         resp = await until_disconnect(request, upstream.post(path, body))
-        return _relay(resp, resp.content)
+        return relay_response(resp, resp.content)
 
     stack = AsyncExitStack()
     resp = await stack.enter_async_context(upstream.stream(path, body))
     if resp.status_code >= 400:
         async with stack:
-            return _relay(resp, await resp.aread())
+            return relay_response(resp, await resp.aread())
 
     async def relay_chunks():
         # Leaving this generator (done, client gone, or failure) closes the upstream response,
@@ -49,6 +49,7 @@ async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: 
                              media_type=resp.headers.get("content-type", "text/event-stream"))  # fmt: skip
 
 
-def _relay(resp: httpx.Response, content: bytes) -> Response:
+def relay_response(resp: httpx.Response, content: bytes) -> Response:
+    """vLLM's answer (already read) as our response, status and content type kept."""
     return Response(content, status_code=resp.status_code,
                     media_type=resp.headers.get("content-type", "application/json"))  # fmt: skip

@@ -26,6 +26,14 @@ class StreamOptions(OpenAIBase):
     include_usage: bool | None = None
 
 
+class CertaintyRequest(BaseModel):
+    """The ``certainty`` extension as an object: a guard threshold and what to do below it."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    action: Literal["flag", "abstain", "fallback"] | None = None
+
+
 class ChatCompletionRequest(OpenAIBase):
     """``POST /v1/chat/completions``: what must be there and well-typed before we forward it."""
 
@@ -37,6 +45,8 @@ class ChatCompletionRequest(OpenAIBase):
     documents: list[dict[str, Any]] | None = None
     #: Arguments for an intrinsic's instruction template (e.g. ``{"requirement": "..."}``).
     intrinsic_kwargs: dict[str, Any] | None = None
+    #: Base model only: score the answer (``true``) and optionally guard it (an object).
+    certainty: bool | CertaintyRequest | None = None
 
 
 class ModelCard(OpenAIBase):

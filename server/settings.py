@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -88,6 +88,29 @@ class VLLMSettings(_Strict):
     startup_timeout_s: float = 900.0
 
 
+class FallbackSettings(_Strict):
+    """A second OpenAI-compatible server that answers when certainty is too low."""
+
+    url: str
+    model: str
+    api_key: str | None = None
+    timeout_s: float = 120.0
+
+
+class CertaintySettings(_Strict):
+    """Server-wide defaults of the ``certainty`` extension of base-model chat requests."""
+
+    #: The adapter (intrinsic name) that scores answers.
+    intrinsic: str = "uncertainty"
+    #: Score every base-model answer even when the request does not ask for it.
+    always: bool = False
+    #: Below this certainty the guard acts; ``None`` means no guard unless the request sets one.
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    action: Literal["flag", "abstain", "fallback"] = "flag"
+    abstain_message: str = "I am not certain enough of an answer to this question to give one."
+    fallback: FallbackSettings | None = None
+
+
 class Settings(BaseSettings):
     """Everything one deployment needs; built once and handed to ``create_app``."""
 
@@ -111,6 +134,7 @@ class Settings(BaseSettings):
     model: BaseModelSettings
     adapters: list[AdapterSettings] = Field(default_factory=list)
     vllm: VLLMSettings = Field(default_factory=VLLMSettings)
+    certainty: CertaintySettings = Field(default_factory=CertaintySettings)
 
     @model_validator(mode="after")
     def _adapter_sources(self) -> "Settings":

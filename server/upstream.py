@@ -28,6 +28,7 @@ class Upstream:
         timeout_s: float = 600.0,
         connect_timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.client = httpx.AsyncClient(
@@ -36,6 +37,7 @@ class Upstream:
             # The default pool (100 connections, 20 kept alive) throttles concurrent clients.
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30),
             transport=transport,
+            headers=headers,
         )
 
     async def post(self, path: str, body: bytes) -> httpx.Response:

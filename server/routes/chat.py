@@ -8,7 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from .. import guard
+from ..certainty_stream import stream_with_certainty
 from ..deps import GatewayDep, require_api_key
+from ..disconnect import until_disconnect
 from ..errors import InvalidRequest, ModelNotFound
 from ..intrinsic_call import run_intrinsic
 from ..passthrough import forward
@@ -28,7 +31,14 @@ async def chat_completions(request: Request, gw: GatewayDep) -> Response:
         raise RequestValidationError(exc.errors()) from None
     if chat.model == gw.served_name:
         request.state.model = chat.model
-        return await forward(request, gw.upstream, body, stream=bool(chat.stream))
+        opts = guard.options(payload.get("certainty"), gw.settings.certainty, gw.fallback is not None)
+        if opts is None:
+            body = body if "certainty" not in payload else orjson.dumps(guard.strip_extension(payload))
+            return await forward(request, gw.upstream, body, stream=bool(chat.stream))
+        if chat.stream:
+            return await stream_with_certainty(request, gw, payload, opts)
+        completion = await until_disconnect(request, guard.answer_with_certainty(gw, payload, opts))
+        return Response(orjson.dumps(completion), media_type="application/json")
     intrinsic = gw.intrinsics.get(chat.model)
     request.state.model = chat.model if intrinsic else "unknown"
     if intrinsic is None:
