@@ -1,0 +1,55 @@
+"""Granite intrinsics: io.yaml -> request rewrite -> result transformations.
+
+A pure library with plain OpenAI wire-format dicts in and out, no web framework and no
+vLLM import.  It reproduces the semantics of IBM's reference implementation
+(granite-common 0.4.1), except where the reference silently makes up a number: there it
+raises a typed error (see :mod:`intrinsics.errors`)::
+
+    import intrinsics
+
+    certainty = intrinsics.load("configs/intrinsics/uncertainty/io.yaml")
+    body = certainty.rewrite(client_request)          # POST this to vLLM
+    served = certainty.process(vllm_response, body)   # {"certainty": 0.4597...} as content
+    value = certainty.process_choice(vllm_response["choices"][0], body)["certainty"]
+
+    everything = intrinsics.load_all("configs/intrinsics")   # {"uncertainty": Intrinsic}
+"""
+
+from .config import IntrinsicConfig
+from .errors import (
+    ConfigError,
+    IntrinsicError,
+    MissingFieldError,
+    MissingLogprobsError,
+    NoCategoryMatchedError,
+    NotJSONError,
+    OutputError,
+    RequestError,
+    SchemaViolationError,
+    TokenNotFoundError,
+    TransformError,
+    TruncatedOutputError,
+)
+from .intrinsic import Intrinsic, from_dict, load
+from .registry import DEFAULT_CONFIG_DIR, load_all
+
+__all__ = [
+    "load",
+    "load_all",
+    "from_dict",
+    "Intrinsic",
+    "IntrinsicConfig",
+    "DEFAULT_CONFIG_DIR",
+    "IntrinsicError",
+    "ConfigError",
+    "RequestError",
+    "OutputError",
+    "NotJSONError",
+    "TruncatedOutputError",
+    "SchemaViolationError",
+    "MissingFieldError",
+    "MissingLogprobsError",
+    "TokenNotFoundError",
+    "NoCategoryMatchedError",
+    "TransformError",
+]
