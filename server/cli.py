@@ -79,6 +79,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--config", default="configs/tiny.yaml")
     d.add_argument("--question", default="What is the capital of France?")
     d.set_defaults(func=demo)
+
+    from .evaluation import add_eval_parser  # `eval` and `eval metrics`: server/evaluation/cli.py
+
+    add_eval_parser(sub)
     return p
 
 
