@@ -33,7 +33,8 @@ def load_intrinsics(settings: Settings, shipped: dict[str, Path]) -> dict[str, i
         if not path.is_file():
             raise ConfigError(f"adapter {ad.name!r}: no io.yaml at {path} (set adapters[].io_yaml or intrinsics_dir)")
         try:
-            table[ad.name] = intrinsics.load(path)
+            # The rewrite sends each request to this adapter's name in vLLM.
+            table[ad.name] = intrinsics.load(path, name=ad.name, model=ad.name)
         except intrinsics.ConfigError as exc:
             raise ConfigError(f"adapter {ad.name!r}: {exc}") from None
     return table

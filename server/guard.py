@@ -20,11 +20,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import intrinsics
 
 from .deps import Gateway
 from .errors import GatewayError, InvalidRequest
-from .intrinsic_call import call_intrinsic
+from .intrinsic_call import adapter_call, output_error
 from .settings import CertaintySettings
 from .upstream import Upstream
 
@@ -94,11 +94,14 @@ class Scorer:
         if self.payload.get("documents"):
             scoring["documents"] = self.payload["documents"]  # RAG answers are scored against their documents
         try:
-            result = await call_intrinsic(self.gw, self.name, self.intrinsic, scoring)
+            rewritten, response = await adapter_call(self.gw, self.intrinsic, scoring)
+            _add_usage(self.usage["certainty"], response.get("usage"))
+            try:
+                value = self.intrinsic.process_choice((response.get("choices") or [{}])[0], rewritten)[FIELD]
+            except intrinsics.OutputError as exc:
+                raise output_error(self.name, exc) from None
         except GatewayError as exc:
             return {FIELD: None, "certainty_error": {"code": exc.code or "scoring_failed", "message": exc.message}}
-        _add_usage(self.usage["certainty"], result.get("usage"))
-        value = orjson.loads(result["choices"][0]["message"]["content"])[FIELD]
         self.gw.metrics.certainty.labels(self.name).observe(value)
         fields = {FIELD: value}
         if self.opts.threshold is not None:

@@ -24,11 +24,11 @@ from .passthrough import CHAT_PATH
 KWARGS_FIELD = "intrinsic_kwargs"
 
 
-async def call_intrinsic(gw: Gateway, name: str, intrinsic: "intrinsics.Intrinsic", payload: dict, request: Request | None = None) -> dict:
-    """Run intrinsic ``name`` on a chat request ``payload``; return the processed completion.
+async def adapter_call(gw: Gateway, intrinsic: "intrinsics.Intrinsic", payload: dict, request: Request | None = None) -> tuple[dict, dict]:
+    """Rewrite a chat request ``payload`` for ``intrinsic`` and send it to its adapter.
 
-    Raises ``InvalidRequest`` (400) for requests the intrinsic cannot take and
-    ``AdapterOutputError`` (502, naming the raw output) when the adapter's answer is unusable."""
+    Returns (the rewritten request, vLLM's raw response). Raises ``InvalidRequest`` (400)
+    for requests the intrinsic cannot take; vLLM failures raise the upstream errors."""
     kwargs = payload.get(KWARGS_FIELD) or {}
     if not isinstance(kwargs, dict):
         raise InvalidRequest(f"'{KWARGS_FIELD}' must be an object of instruction arguments.", param=KWARGS_FIELD)
@@ -38,18 +38,32 @@ async def call_intrinsic(gw: Gateway, name: str, intrinsic: "intrinsics.Intrinsi
         rewritten = intrinsic.rewrite(payload, **kwargs)
     except intrinsics.RequestError as exc:
         raise InvalidRequest(str(exc), param=exc.field) from None
-    rewritten["model"] = name
     work = gw.upstream.post_json(CHAT_PATH, rewritten)
-    response = await (until_disconnect(request, work) if request is not None else work)
+    return rewritten, await (until_disconnect(request, work) if request is not None else work)
+
+
+def output_error(name: str, exc: "intrinsics.OutputError") -> AdapterOutputError:
+    """The 502 for adapter output the intrinsic cannot use; the message quotes the raw output."""
+    return AdapterOutputError(f"The '{name}' adapter's output cannot be used: {exc}", param="model")
+
+
+async def call_intrinsic(gw: Gateway, name: str, intrinsic: "intrinsics.Intrinsic", payload: dict, request: Request | None = None) -> dict:
+    """Run intrinsic ``name`` on a chat request ``payload``; return the processed completion
+    (each choice's content is the JSON of its result, e.g. ``{"certainty": 0.46}``)."""
+    rewritten, response = await adapter_call(gw, intrinsic, payload, request)
     try:
         return intrinsic.process(response, rewritten)
     except intrinsics.OutputError as exc:
-        raise AdapterOutputError(f"The '{name}' adapter's output cannot be used: {exc}", param="model") from None
+        raise output_error(name, exc) from None
 
 
 async def run_intrinsic(request: Request, gw: Gateway, name: str, intrinsic, payload: dict) -> Response:
     """The HTTP answer for an intrinsic request, streamed (one chunk + ``[DONE]``) or not."""
     result = await call_intrinsic(gw, name, intrinsic, payload, request)
+    for choice in result.get("choices", []):
+        value = orjson.loads(choice["message"]["content"])
+        if isinstance(value, dict) and isinstance(value.get("certainty"), float):
+            gw.metrics.certainty.labels(name).observe(value["certainty"])
     if not payload.get("stream"):
         return Response(orjson.dumps(result), media_type="application/json")
     usage = bool((payload.get("stream_options") or {}).get("include_usage"))
