@@ -35,12 +35,12 @@ def create_app(
 
     ``intrinsics`` (name → Intrinsic) replaces the table built from the settings;
     ``io_yamls`` (adapter name → io.yaml) passes the files adapters ship with;
-    ``transport`` replaces the network under the vLLM client (tests inject faults with it)."""
+    ``transport`` replaces the network under the vLLM and fallback clients (tests inject faults with it)."""
     upstream = Upstream(upstream_url(settings), timeout_s=settings.upstream_timeout_s,
                         connect_timeout_s=settings.upstream_connect_timeout_s, transport=transport)  # fmt: skip
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
     gateway = Gateway(settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table,
-                      fallback=fallback_client(settings.certainty, settings.upstream_connect_timeout_s))  # fmt: skip
+                      fallback=fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

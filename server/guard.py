@@ -175,10 +175,11 @@ def _add_usage(into: dict, usage: dict | None) -> None:
         into[key] += (usage or {}).get(key) or 0
 
 
-def fallback_client(settings: CertaintySettings, connect_timeout_s: float) -> Upstream | None:
+def fallback_client(settings: CertaintySettings, connect_timeout_s: float, transport=None) -> Upstream | None:
     """The client to the fallback model's OpenAI-compatible server, if one is configured."""
     fb = settings.fallback
     if fb is None:
         return None
     headers = {"authorization": f"Bearer {fb.api_key}"} if fb.api_key else None
-    return Upstream(fb.url, timeout_s=fb.timeout_s, connect_timeout_s=connect_timeout_s, headers=headers)
+    return Upstream(fb.url, timeout_s=fb.timeout_s, connect_timeout_s=connect_timeout_s, headers=headers,
+                    transport=transport)  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class OpenAIBase(BaseModel):
@@ -46,7 +46,7 @@ class ChatCompletionRequest(OpenAIBase):
     #: Arguments for an intrinsic's instruction template (e.g. ``{"requirement": "..."}``).
     intrinsic_kwargs: dict[str, Any] | None = None
     #: Base model only: score the answer (``true``) and optionally guard it (an object).
-    certainty: bool | CertaintyRequest | None = None
+    certainty: StrictBool | CertaintyRequest | None = None
 
 
 class ModelCard(OpenAIBase):

@@ -51,7 +51,11 @@ class Upstream:
         resp = await self.post(path, orjson.dumps(payload))
         if resp.status_code >= 400:
             raise upstream_status_error(resp.status_code, resp.content)
-        return orjson.loads(resp.content)
+        try:
+            return orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            raise UpstreamStatus(f"vLLM answered {resp.status_code} with a body that is not JSON: "
+                                 f"{resp.content[:200]!r}", status=502) from None  # fmt: skip
 
     @asynccontextmanager
     async def stream(self, path: str, body: bytes) -> AsyncIterator[httpx.Response]:
