@@ -33,6 +33,35 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def attach(stack, tmp_path_factory):
+    """Start extra gateways attached to the session's vLLM (``serve --vllm-url``), each with its
+    own settings from environment variables; all are stopped at the end of the session."""
+    started = []
+
+    def start(vllm_url: str | None = None, **env: str) -> Stack:
+        log = tmp_path_factory.mktemp("gateway") / "gateway.log"
+        env = {f"GRANITE_CERTAINTY_{k.upper()}": v for k, v in env.items()}
+        env["GRANITE_CERTAINTY_VLLM__URL"] = vllm_url or stack.vllm_url
+        gw = Stack(TINY_CONFIG, log_path=log, env=env, timeout_s=120, require_upstream=vllm_url is None)
+        started.append(gw)
+        gw.start()
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+
+
+@pytest.fixture(scope="session")
+def sdk(stack):
+    """The OpenAI Python SDK pointed at the gateway, as a user would."""
+    import openai
+
+    with openai.OpenAI(base_url=f"{stack.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def vllm(stack):
     """An HTTP client straight to vLLM, bypassing the gateway."""
     with httpx.Client(base_url=stack.vllm_url, timeout=120) as client:

@@ -1,0 +1,179 @@
+"""The gateway's API through the OpenAI SDK and HTTP, against the real vLLM on the tiny model."""
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+import intrinsics
+from server.launcher import VLLMProcess
+from server.resolve import resolve
+from server.settings import Settings
+from server.stack import free_port
+
+from .conftest import TINY_CONFIG
+
+IO_YAML = Path(__file__).resolve().parents[2] / "configs" / "intrinsics" / "uncertainty" / "io.yaml"
+
+PAIRS = [
+    ("What is the capital of France?", "The capital of France is Paris."),
+    ("What is 2 + 2?", "2 + 2 is 5."),
+    ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
+    ("What color is the sky on a clear day?", "The sky is green."),
+    ("How many legs does a spider have?", "A spider has eight legs."),
+]
+
+
+def convo(q, a):
+    return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+
+
+def certainty_of(completion) -> float:
+    return json.loads(completion.choices[0].message.content)["certainty"]
+
+
+def test_models_lists_the_base_model_and_the_intrinsic(sdk, tiny_settings):
+    ids = [m.id for m in sdk.models.list().data]
+    assert ids == [tiny_settings.served_name, "uncertainty"]
+
+
+def test_base_chat_non_stream_and_stream(sdk, tiny_settings):
+    kwargs = dict(model=tiny_settings.served_name, messages=[{"role": "user", "content": "What is the capital of France?"}],
+                  max_tokens=24, temperature=0)  # fmt: skip
+    whole = sdk.chat.completions.create(**kwargs)
+    assert whole.choices[0].message.content and whole.usage.completion_tokens > 0
+    chunks = list(sdk.chat.completions.create(**kwargs, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == whole.choices[0].message.content  # greedy: the same text either way
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+def test_certainty_equals_the_intrinsics_core_on_vllms_own_output(sdk, vllm):
+    core = intrinsics.load(IO_YAML, name="uncertainty", model="uncertainty")
+    served = []
+    for q, a in PAIRS:
+        value = certainty_of(sdk.chat.completions.create(model="uncertainty", messages=convo(q, a)))
+        body = core.rewrite({"model": "uncertainty", "messages": convo(q, a)})
+        direct = vllm.post("/v1/chat/completions", json=body).json()
+        expected = core.process_choice(direct["choices"][0], body)["certainty"]
+        assert 0.05 <= value <= 0.95
+        assert value == pytest.approx(expected, abs=1e-9)
+        served.append(value)
+    assert len({round(v, 9) for v in served}) > 1, served
+
+
+def test_a_trailing_certainty_turn_gives_the_same_value_as_none(sdk):
+    messages = convo(*PAIRS[0])
+    plain = certainty_of(sdk.chat.completions.create(model="uncertainty", messages=messages))
+    explicit = certainty_of(sdk.chat.completions.create(model="uncertainty", messages=[*messages, {"role": "user", "content": "<certainty>"}]))
+    assert explicit == pytest.approx(plain, abs=1e-12)
+
+
+def test_intrinsic_stream_is_one_chunk_then_done(sdk):
+    chunks = list(sdk.chat.completions.create(model="uncertainty", messages=convo(*PAIRS[2]), stream=True))
+    contents = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(contents) == 1 and 0.05 <= json.loads(contents[0])["certainty"] <= 0.95
+
+
+def test_api_key_is_enforced_when_set(attach, tiny_settings):
+    gw = attach(api_key="sekrit")
+    messages = [{"role": "user", "content": "Hi"}]
+    with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="wrong", max_retries=0) as bad:
+        with pytest.raises(openai.AuthenticationError):
+            bad.models.list()
+    with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="sekrit", max_retries=0) as good:
+        assert good.chat.completions.create(model=tiny_settings.served_name, messages=messages, max_tokens=4).choices
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        (b'{"model": "tiny-granite", "messages": [', 400, "invalid_request"),
+        (b'{"model": "tiny-granite", "messages": "hello"}', 400, "invalid_request"),
+        (b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}', 404, "model_not_found"),
+    ],
+)
+def test_bad_requests(gateway, body, status, code):
+    resp = gateway.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == status and resp.json()["error"]["code"] == code
+
+
+def test_vllms_own_4xx_is_passed_on(sdk, tiny_settings):
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.chat.completions.create(model=tiny_settings.served_name, messages=[{"role": "user", "content": "hi"}], max_tokens=10**6)
+    assert err.value.status_code == 400 and err.value.body["message"]
+
+
+def test_unusable_adapter_output_is_a_502_naming_it(attach, tmp_path):
+    # An io.yaml that gives the adapter too few tokens to finish its JSON: truncated output.
+    short = tmp_path / "intrinsics" / "uncertainty"
+    short.mkdir(parents=True)
+    short.joinpath("io.yaml").write_text(IO_YAML.read_text().replace("max_completion_tokens: 15", "max_completion_tokens: 3"))
+    gw = attach(intrinsics_dir=str(tmp_path / "intrinsics"))
+    resp = httpx.post(f"{gw.url}/v1/chat/completions", json={"model": "uncertainty", "messages": convo(*PAIRS[0])}, timeout=60)
+    assert resp.status_code == 502
+    err = resp.json()["error"]
+    assert err["code"] == "bad_adapter_output" and "raw output: '{" in err["message"]
+
+
+def test_upstream_timeout_is_a_504(attach, tiny_settings):
+    gw = attach(upstream_timeout_s="0.05")
+    body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
+            "max_tokens": 1000, "min_tokens": 1000}  # fmt: skip
+    resp = httpx.post(f"{gw.url}/v1/chat/completions", json=body, timeout=60)
+    assert resp.status_code == 504 and resp.json()["error"]["code"] == "upstream_timeout"
+
+
+def running_requests(vllm) -> float:
+    text = vllm.get("/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:num_requests_running"))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_disconnect_cancels_the_upstream_request(stack, vllm, tiny_settings, stream):
+    body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
+            "max_tokens": 1500, "min_tokens": 1500, "stream": stream}  # fmt: skip
+    with httpx.Client(timeout=httpx.Timeout(3.0)) as client:
+        try:
+            with client.stream("POST", f"{stack.url}/v1/chat/completions", json=body) as resp:
+                next(resp.iter_raw()) if stream else resp.read()
+        except httpx.ReadTimeout:
+            pass
+    deadline = time.monotonic() + 15
+    while running_requests(vllm) > 0 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert running_requests(vllm) == 0  # 1500 tokens would take much longer than this
+
+
+def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path, tiny_settings):
+    settings = Settings.load(TINY_CONFIG, **{"vllm.port": free_port()})
+    dep = resolve(settings)
+    own = VLLMProcess(settings, dep, tmp_path / "vllm.log")
+    with own:
+        gw = attach(vllm_url=own.url)
+        body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
+                "max_tokens": 1500, "min_tokens": 1500}  # fmt: skip
+        result = {}
+
+        def call():
+            result["resp"] = httpx.post(f"{gw.url}/v1/chat/completions", json=body, timeout=60)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(2)  # the request is being generated
+        os.killpg(own.proc.pid, signal.SIGKILL)
+        caller.join(30)
+        assert not caller.is_alive(), "the client hung"
+        assert result["resp"].status_code == 503 and result["resp"].json()["error"]["code"] == "upstream_unavailable"
+        assert httpx.get(f"{gw.url}/health").status_code == 503
+        own.proc.wait()
+        own.start()  # vLLM back on the same port
+        own.wait_healthy(600)
+        ok = httpx.post(f"{gw.url}/v1/chat/completions", json={**body, "max_tokens": 4, "min_tokens": 0}, timeout=60)
+        assert ok.status_code == 200 and httpx.get(f"{gw.url}/health").status_code == 200
