@@ -131,8 +131,15 @@ def load(
         path = path / "io.yaml"
     config = read_config(path)
     if name is None:
-        name = config.name or (path.parent.name if path.name == "io.yaml" else path.name.split(".")[0])
+        name = config.name or (path.parent.name if path.name == "io.yaml" else _stem(path.name))
     return Intrinsic(config, name=name, model=model, default_temperature=default_temperature)
+
+
+def _stem(filename: str) -> str:
+    for suffix in (".io.yaml", ".io.yml", ".yaml", ".yml"):
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
 
 
 def from_dict(

@@ -25,6 +25,7 @@ from .errors import (
     TruncatedOutputError,
 )
 from .jsonpos import scalar_offsets
+from .schema import compile_check
 from .sentences import unmark_sentences
 
 __all__ = ["ChoiceProcessor", "message_text"]
@@ -151,6 +152,8 @@ class ChoiceProcessor:
         self.rules = rules
         schema = config.response_format
         self.validator = None if schema is None else jsonschema.validators.validator_for(schema)(schema)
+        # Fast yes/no answer where the schema allows one; jsonschema explains failures.
+        self._valid = None if schema is None else (compile_check(schema) or self.validator.is_valid)
         self._known: dict[str, list] = {}
 
     def process_choice(self, choice: dict, request: dict | None, shared: dict | None = None) -> Any:
@@ -187,7 +190,7 @@ class ChoiceProcessor:
 
         known = self._known.get(content)
         if known is None:
-            if self.validator is not None and not self.validator.is_valid(doc):
+            if self._valid is not None and not self._valid(doc):
                 self._raise_schema_error(doc, content, truncated)
             if len(content) <= _KNOWN_MAX_LENGTH:
                 if len(self._known) >= _KNOWN_LIMIT:
@@ -207,6 +210,8 @@ class ChoiceProcessor:
 
     def _raise_schema_error(self, doc: Any, content: str, truncated: bool):
         error = jsonschema.exceptions.best_match(self.validator.iter_errors(doc))
+        if error is None:  # pragma: no cover - the fast check and jsonschema disagree
+            raise SchemaViolationError("violates the response schema", raw=content)
         where = "/".join(str(p) for p in error.absolute_path)
         what = f"violates the response schema{' at ' + where if where else ''}: {error.message}"
         if truncated:
