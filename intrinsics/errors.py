@@ -112,6 +112,13 @@ class OutputError(IntrinsicError):
         self.args = (self._render(),)
         return self
 
+    def with_raw(self, raw: str) -> "OutputError":
+        """Return this error with ``raw`` set, unless it already carries a raw text."""
+        if self.raw is None:
+            self.raw = raw
+            self.args = (self._render(),)
+        return self
+
 
 class NotJSONError(OutputError):
     """The output is not valid JSON."""

@@ -85,20 +85,20 @@ class Likelihood:
             values.append(own)
             weights.append(math.exp(_logprob(entry, path)))
         alternatives = entry.get("top_logprobs")
-        if alternatives is None:
+        if not isinstance(alternatives, list):
             raise MissingLogprobsError(
                 f"likelihood rule at {list(path)}: token {chosen!r} has no top_logprobs"
             )
         cache = self._prefix_cache
         exp = math.exp
         for alt in alternatives:
-            token = alt.get("token")
-            if token == chosen:
+            token = alt.get("token") if type(alt) is dict else None
+            if token == chosen or type(token) is not str:
                 # Engines may repeat the chosen token among the alternatives.
                 continue
             alt_value = cache.get(token)
             if alt_value is None:
-                alt_value = self._alternative(token) if isinstance(token, str) else _NO_MATCH
+                alt_value = self._alternative(token)
             if alt_value is not _NO_MATCH:
                 lp = alt.get("logprob")
                 if type(lp) is not float:

@@ -64,7 +64,7 @@ def harmony_final_channel(logprobs: dict) -> tuple[str, dict] | None:
     entries = logprobs.get("content")
     if not entries:
         return None
-    tokens = [e.get("token", "") for e in entries]
+    tokens = [e.get("token") if isinstance(e, dict) and isinstance(e.get("token"), str) else "" for e in entries]
     n = len(tokens)
     header_end = None
     i = 0
@@ -191,7 +191,9 @@ class ChoiceProcessor:
         known = self._known.get(content)
         if known is None:
             if self._valid is not None and not self._valid(doc):
-                self._raise_schema_error(doc, content, truncated)
+                error = self._schema_error(doc, content, truncated)
+                if error is not None:
+                    raise error
             if len(content) <= _KNOWN_MAX_LENGTH:
                 if len(self._known) >= _KNOWN_LIMIT:
                     self._known.clear()
@@ -202,23 +204,21 @@ class ChoiceProcessor:
             for rule in self.rules:
                 doc = rule.apply(doc, ctx)
         except OutputError as e:
-            if e.raw is None:
-                e.raw = content
-                e.args = (e._render(),)
-            raise
+            raise e.with_raw(content)
         return doc
 
-    def _raise_schema_error(self, doc: Any, content: str, truncated: bool):
+    def _schema_error(self, doc: Any, content: str, truncated: bool) -> OutputError | None:
+        """The error to raise for an output the fast check rejected, worded by jsonschema."""
         error = jsonschema.exceptions.best_match(self.validator.iter_errors(doc))
-        if error is None:  # pragma: no cover - the fast check and jsonschema disagree
-            raise SchemaViolationError("violates the response schema", raw=content)
+        if error is None:  # pragma: no cover - the fast check is tested to agree with jsonschema
+            return None
         where = "/".join(str(p) for p in error.absolute_path)
         what = f"violates the response schema{' at ' + where if where else ''}: {error.message}"
         if truncated:
-            raise TruncatedOutputError(f"generation hit the token limit; output {what}", raw=content)
+            return TruncatedOutputError(f"generation hit the token limit; output {what}", raw=content)
         if error.validator == "required":
-            raise MissingFieldError(what, raw=content)
-        raise SchemaViolationError(what, raw=content)
+            return MissingFieldError(what, raw=content)
+        return SchemaViolationError(what, raw=content)
 
     def sentences(self, request: dict | None, source: str) -> list[dict]:
         """Sentences of the last message or of the documents in the rewritten request."""

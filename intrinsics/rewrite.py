@@ -21,6 +21,7 @@ decoding); ``default_temperature=None`` restores the reference's behaviour.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -44,13 +45,22 @@ class Rewriter:
         self.needs_logprobs = any(t["type"] == "likelihood" for t in config.transformations)
         self.parameters = dict(config.parameters)
         self.extra_parameters = dict(config.extra_body_parameters)
+        # Container values (stop lists, nested options) are copied per request so that a
+        # caller editing one request body cannot change the next.
+        self._copy_parameters = any(
+            isinstance(v, (dict, list)) for v in (*self.parameters.values(), *self.extra_parameters.values())
+        )
         sets_temperature = "temperature" in self.parameters or "temperature" in self.extra_parameters
         self.temperature = None if sets_temperature else default_temperature
         # Serialised once; parsed per request so callers never share (and mutate) it.
         self._schema = None if config.response_format is None else orjson.dumps(config.response_format)
 
     def rewrite(self, request: dict, kwargs: dict) -> dict:
-        """Return the vLLM request body for ``request``; ``request`` is not modified."""
+        """Return the vLLM request body for ``request``.
+
+        ``request`` is not modified; the body may share sub-objects the rewrite did not
+        change (a message, a document) with it.
+        """
         if not isinstance(request, dict):
             raise RequestError("the request must be a JSON object")
         body = {k: v for k, v in request.items() if k != "extra_body"}
@@ -86,7 +96,10 @@ class Rewriter:
             messages.append({"role": "user", "content": self._render(kwargs, message_text(messages[-1]))})
         body["messages"] = messages
 
-        body.update(self.parameters)
+        parameters, extra_parameters = self.parameters, self.extra_parameters
+        if self._copy_parameters:
+            parameters, extra_parameters = copy.deepcopy((parameters, extra_parameters))
+        body.update(parameters)
         if self.model is not None:
             body["model"] = self.model
         if self.temperature is not None:
@@ -94,7 +107,7 @@ class Rewriter:
         if self.needs_logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = TOP_LOGPROBS
-        body.update(self.extra_parameters)
+        body.update(extra_parameters)
         if self._schema is not None:
             body["structured_outputs"] = {"json": orjson.loads(self._schema)}
         return body

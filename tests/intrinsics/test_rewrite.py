@@ -160,3 +160,12 @@ def test_document_sentences_are_tagged_across_documents():
     assert [d["text"] for d in body["documents"]] == ["<c0> One. <c1> Two.", "<c2> Three."]
     assert body["messages"][-1]["content"] == "<r0> IBM's research division."
     assert request["documents"][0]["text"] == "One. Two." and request["messages"] == CONVERSATION
+
+
+def test_parameter_containers_are_not_shared_between_requests():
+    intrinsic = _intrinsic(parameters={"stop": ["\n"], "extra_body": {"options": {"k": 1}}})
+    first = intrinsic.rewrite({"messages": deep(CONVERSATION)})
+    first["stop"].append("x")
+    first["options"]["k"] = 2
+    second = intrinsic.rewrite({"messages": deep(CONVERSATION)})
+    assert second["stop"] == ["\n"] and second["options"] == {"k": 1}
