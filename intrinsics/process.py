@@ -25,7 +25,6 @@ from .errors import (
     TruncatedOutputError,
 )
 from .jsonpos import scalar_offsets
-from .schema import compile_check
 from .sentences import unmark_sentences
 
 __all__ = ["ChoiceProcessor", "message_text"]
@@ -152,8 +151,7 @@ class ChoiceProcessor:
         self.rules = rules
         schema = config.response_format
         self.validator = None if schema is None else jsonschema.validators.validator_for(schema)(schema)
-        # Fast yes/no answer where the schema allows one; jsonschema explains failures.
-        self._valid = None if schema is None else (compile_check(schema) or self.validator.is_valid)
+        self._valid = None if self.validator is None else self.validator.is_valid
         self._known: dict[str, list] = {}
 
     def process_choice(self, choice: dict, request: dict | None, shared: dict | None = None) -> Any:
@@ -208,9 +206,9 @@ class ChoiceProcessor:
         return doc
 
     def _schema_error(self, doc: Any, content: str, truncated: bool) -> OutputError | None:
-        """The error to raise for an output the fast check rejected, worded by jsonschema."""
+        """The error to raise for an output the schema rejected, worded by jsonschema."""
         error = jsonschema.exceptions.best_match(self.validator.iter_errors(doc))
-        if error is None:  # pragma: no cover - the fast check is tested to agree with jsonschema
+        if error is None:  # pragma: no cover - is_valid and iter_errors agree
             return None
         where = "/".join(str(p) for p in error.absolute_path)
         what = f"violates the response schema{' at ' + where if where else ''}: {error.message}"
