@@ -1,0 +1,76 @@
+"""Answer + certainty in one call vs the two calls it replaces, and n=4 vs n=1 scored.
+
+    python bench/bench_certainty.py [--requests 30]
+
+Starts the real stack on the tiny model and, interleaved in one run:
+(a) one call: base-model chat with "certainty": true;
+(b) two calls: the same chat without it, then the uncertainty intrinsic on (question, answer);
+(c) one call with n=4 (sampled) and certainty vs (d) the same with n=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import latencies, pct, summary  # noqa: E402
+
+from server.stack import Stack  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+async def run(stack: Stack, n: int) -> None:
+    url = f"{stack.url}/v1/chat/completions"
+    base = {"model": "tiny-granite", "messages": QUESTION, "max_tokens": 32, "temperature": 0}
+
+    async with httpx.AsyncClient(timeout=300) as client:
+
+        async def post(body):
+            resp = await client.post(url, json=body)
+            resp.raise_for_status()
+            return resp.json()
+
+        async def one_call():
+            await post({**base, "certainty": True})
+
+        async def two_calls():
+            answer = (await post(base))["choices"][0]["message"]["content"]
+            await post({"model": "uncertainty", "messages": [*QUESTION, {"role": "assistant", "content": answer}]})
+
+        async def n4():
+            await post({**base, "n": 4, "temperature": 0.8, "certainty": True})
+
+        async def n1():
+            await post({**base, "n": 1, "temperature": 0.8, "certainty": True})
+
+        for call in (one_call, two_calls, n4, n1):
+            await call()
+        lat = await latencies({"one call (certainty: true)": one_call, "two calls (answer, then intrinsic)": two_calls,
+                               "n=4 scored": n4, "n=1 scored": n1}, n)  # fmt: skip
+    print(f"\n## Real vLLM on the tiny model (CPU): {n} sequential requests each, interleaved")
+    for name, values in lat.items():
+        print(summary(name, values))
+    one, two = lat["one call (certainty: true)"], lat["two calls (answer, then intrinsic)"]
+    print(f"one call / two calls: p50 {pct(one, 50) / pct(two, 50):.3f}x")
+    print(f"n=4 / n=1 (scored): p50 {pct(lat['n=4 scored'], 50) / pct(lat['n=1 scored'], 50):.3f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=30)
+    args = ap.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="bench-certainty-"))
+    with Stack(ROOT / "configs/tiny.yaml", log_path=logs / "stack.log", env={"GRANITE_CERTAINTY_LOG_LEVEL": "warning"}) as stack:
+        asyncio.run(run(stack, args.requests))
+
+
+if __name__ == "__main__":
+    main()
