@@ -31,6 +31,11 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not integration"
 
+# Docker files without an engine: hadolint, the Compose Specification schema, drift against the
+# server (tests/test_docker.py; `make test` runs it too).
+lint: install
+	$(PY) -m pytest -q tests/test_docker.py
+
 bench: install
 	$(PY) bench/bench_process.py
 
