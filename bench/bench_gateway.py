@@ -87,22 +87,28 @@ def main() -> None:
     ap.add_argument("--throughput-requests", type=int, default=160)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--zero-requests", type=int, default=2000)
+    ap.add_argument("--only", choices=["zero", "real"], help="run one part only")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     print(f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPUs; logs in {logs}")
 
+    if args.only != "real":
+        zero_part(logs, args.zero_requests)
+    if args.only != "zero":
+        with Stack(CONFIG, log_path=logs / "stack.log", env={"GRANITE_CERTAINTY_LOG_LEVEL": "warning"}) as stack:
+            asyncio.run(real_stack(stack, args.requests, args.throughput_requests, args.concurrency))
+
+
+def zero_part(logs: Path, n: int) -> None:
     port = free_port()
     upstream = subprocess.Popen([sys.executable, str(ROOT / "bench/zero_upstream.py"), str(port)])
     try:
         time.sleep(2)
         env = {"GRANITE_CERTAINTY_VLLM__URL": f"http://127.0.0.1:{port}", "GRANITE_CERTAINTY_LOG_LEVEL": "warning"}
         with Stack(CONFIG, log_path=logs / "gateway-zero.log", env=env, timeout_s=60) as gw:
-            asyncio.run(zero_cost(gw.url, f"http://127.0.0.1:{port}", args.zero_requests))
+            asyncio.run(zero_cost(gw.url, f"http://127.0.0.1:{port}", n))
     finally:
         upstream.terminate()
-
-    with Stack(CONFIG, log_path=logs / "stack.log", env={"GRANITE_CERTAINTY_LOG_LEVEL": "warning"}) as stack:
-        asyncio.run(real_stack(stack, args.requests, args.throughput_requests, args.concurrency))
 
 
 if __name__ == "__main__":
