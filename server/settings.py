@@ -12,14 +12,18 @@ Unknown keys are errors (a typo in a deployment file must not be silently ignore
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "GRANITE_CERTAINTY_"
+
+#: Command-line overrides for the ``Settings`` being built by ``Settings.load`` (see there).
+_FLAGS: ContextVar[dict[str, Any]] = ContextVar("granite_certainty_flags", default={})
 
 #: Ranks vLLM accepts for ``--max-lora-rank`` (vLLM 0.32 ``--help=LoRA``).
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -150,8 +154,8 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
-        # The YAML file arrives as init kwargs; the environment must override it.
-        return env_settings, init_settings
+        # Highest first: command-line flags, then the environment, then the YAML file (init kwargs).
+        return InitSettingsSource(settings_cls, init_kwargs=_FLAGS.get()), env_settings, init_settings
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> "Settings":
@@ -169,13 +173,17 @@ class Settings(BaseSettings):
             if not isinstance(data, dict):
                 raise ConfigError(f"{where}: the top level must be a mapping of settings")
             _anchor_paths(data, Path(path).resolve().parent)
+        flags: dict[str, Any] = {}
         for dotted, value in overrides.items():
             if value is not None:
-                _set_dotted(data, dotted, value)
+                _set_dotted(flags, dotted, value)
+        token = _FLAGS.set(flags)
         try:
             return cls(**data)
         except ValidationError as exc:
             raise ConfigError(_describe(where, exc)) from None
+        finally:
+            _FLAGS.reset(token)
 
     @property
     def served_name(self) -> str:

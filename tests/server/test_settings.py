@@ -25,9 +25,13 @@ def test_yaml_then_environment_overrides(tmp_path, monkeypatch):
     assert (s.port, s.vllm.port, s.vllm.args) == (9100, 9101, ["--x"])  # nested keys not named keep their values
 
 
-def test_command_line_overrides_win_and_none_is_ignored(tmp_path):
-    s = Settings.load(write(tmp_path, TINY + "port: 9000\n"), port=None, **{"vllm.url": "http://x:1"})
-    assert s.port == 9000 and s.vllm.url == "http://x:1"
+def test_command_line_overrides_win_over_environment_and_none_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRANITE_CERTAINTY_PORT", "9100")
+    monkeypatch.setenv("GRANITE_CERTAINTY_VLLM__URL", "http://env:1")
+    monkeypatch.setenv("GRANITE_CERTAINTY_VLLM__PORT", "9101")
+    s = Settings.load(write(tmp_path, TINY + "port: 9000\n"), port=None, **{"vllm.url": "http://flag:1"})
+    assert (s.port, s.vllm.url, s.vllm.port) == (9100, "http://flag:1", 9101)
+    assert Settings.load(write(tmp_path, TINY), port=7).port == 7
 
 
 def test_unknown_key_names_file_and_key(tmp_path):
