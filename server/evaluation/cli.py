@@ -81,10 +81,9 @@ def run_eval(args: argparse.Namespace) -> int:
     cfg = runner.RunConfig(url=args.url, api_key=args.api_key, model=args.model, intrinsic=args.intrinsic,
                            concurrency=args.concurrency, max_tokens=args.max_tokens, timeout_s=args.timeout,
                            progress=not args.no_progress)  # fmt: skip
-    identity = {"limit": args.limit, "seed": args.seed if args.limit else None}
     print(f"{PROG}: {len(items)} of {len(ds.items)} items from {ds.source} -> {out}", file=sys.stderr)
     try:
-        result = asyncio.run(runner.run(ds, items, out, cfg, identity=identity))
+        result = asyncio.run(runner.run(ds, items, out, cfg))
     except runner.EvalError as exc:
         return fail(str(exc), 1)
     except KeyboardInterrupt:

@@ -102,7 +102,10 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def check_run_file(out: Path, identity: dict) -> None:
-    """Record what this run is (dataset, prompt, models, settings); refuse to mix two different runs in ``out``."""
+    """Record what this run is (dataset, prompt, models, answer length); refuse to mix two different runs in ``out``.
+
+    ``--limit`` and ``--seed`` are not part of it: they choose items, and an item's record does not
+    depend on which others were chosen, so a larger (or another) selection reuses what is there."""
     run_file = out / RUN_FILE
     if run_file.exists():
         before = json.loads(run_file.read_text())
@@ -200,7 +203,7 @@ async def evaluate_item(client: httpx.AsyncClient, cfg: RunConfig, model: str, i
     return record
 
 
-async def run(dataset: Dataset, items: list[Item], out: Path, cfg: RunConfig, *, identity: dict | None = None,
+async def run(dataset: Dataset, items: list[Item], out: Path, cfg: RunConfig, *,
               transport: httpx.AsyncBaseTransport | None = None) -> RunResult:  # fmt: skip
     """Evaluate ``items`` not yet in ``out/predictions.jsonl``, appending each as it finishes."""
     out.mkdir(parents=True, exist_ok=True)
@@ -210,7 +213,7 @@ async def run(dataset: Dataset, items: list[Item], out: Path, cfg: RunConfig, *,
     async with httpx.AsyncClient(base_url=base_url(cfg.url), headers=headers, timeout=cfg.timeout_s, limits=limits,
                                  transport=transport) as client:  # fmt: skip
         model = await discover(client, cfg)
-        check_run_file(out, {**(identity or {}), "model": model, "intrinsic": cfg.intrinsic, "max_tokens": cfg.max_tokens,
+        check_run_file(out, {"model": model, "intrinsic": cfg.intrinsic, "max_tokens": cfg.max_tokens,
                              "prompt_version": grading.PROMPT_VERSION, "dataset": dataset.name, "sha256": dataset.sha256})  # fmt: skip
         records = read_predictions(path)
         done = {r.get("id") for r in records}

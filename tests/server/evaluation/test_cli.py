@@ -87,3 +87,19 @@ def test_failed_items_are_listed_and_the_exit_status_says_so(tmp_path, fake, cap
     assert json.loads((out / "failures.jsonl").read_text()) == {"id": "1", "error": "HTTP 400: too long"}
     assert json.loads((out / "metrics.json").read_text())["n"] == 2
     assert "1 items failed" in capsys.readouterr().err
+
+
+def test_a_larger_limit_reuses_the_items_done(tmp_path, fake):
+    data = write_jsonl(tmp_path / "d.jsonl", mc_rows(10))
+    out = tmp_path / "out"
+    base = ["eval", "--url", "http://gw", "--dataset", data, "--out", str(out), "--no-progress"]
+    assert main([*base, "--limit", "3"]) == 0
+    first = {json.loads(x)["id"] for x in (out / "predictions.jsonl").read_text().splitlines()}
+    asked = len(fake.requests)
+    assert main([*base, "--limit", "5"]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    assert (doc["run"]["resumed"], doc["run"]["new"], doc["n"]) == (3, 2, 5)
+    assert len(fake.requests) - asked == 4  # two new items, two requests each
+    assert main([*base, "--limit", "2"]) == 0  # a subset: nothing asked, reports cover those two
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["n"] == 2 and doc["run"]["new"] == 0 and len(first) == 3
