@@ -66,7 +66,8 @@ CMD ["--model", "/home/app/.cache/granite-certainty/tiny/base", \
      "--host", "0.0.0.0", "--port", "8001", \
      "--enable-lora", "--max-lora-rank", "32", "--max-loras", "1", \
      "--lora-modules", "uncertainty=/home/app/.cache/granite-certainty/tiny/uncertainty", \
-     "--max-model-len", "2048", "--dtype", "float32"]
+     "--max-model-len", "2048", "--dtype", "float32", \
+     "--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
 
 # ---- gateway (default target): the FastAPI gateway, attached to a vLLM by URL -----------------
 FROM gateway-deps AS gateway
