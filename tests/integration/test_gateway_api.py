@@ -137,18 +137,22 @@ def running_requests(vllm) -> float:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_client_disconnect_cancels_the_upstream_request(stack, vllm, tiny_settings, stream):
+    # Eight 1500-token sequences take about 5 s on the tiny model; the client leaves after 1 s.
     body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
-            "max_tokens": 1500, "min_tokens": 1500, "stream": stream}  # fmt: skip
-    with httpx.Client(timeout=httpx.Timeout(3.0)) as client:
-        try:
+            "max_tokens": 1500, "min_tokens": 1500, "n": 8, "temperature": 1.0, "stream": stream}  # fmt: skip
+    with httpx.Client(timeout=httpx.Timeout(1.0)) as client:
+        if stream:
             with client.stream("POST", f"{stack.url}/v1/chat/completions", json=body) as resp:
-                next(resp.iter_raw()) if stream else resp.read()
-        except httpx.ReadTimeout:
-            pass
-    deadline = time.monotonic() + 15
-    while running_requests(vllm) > 0 and time.monotonic() < deadline:
-        time.sleep(0.25)
-    assert running_requests(vllm) == 0  # 1500 tokens would take much longer than this
+                next(resp.iter_raw())
+                assert running_requests(vllm) >= 1  # still generating when the client goes
+        else:
+            with pytest.raises(httpx.ReadTimeout):
+                client.post(f"{stack.url}/v1/chat/completions", json=body)
+            assert running_requests(vllm) >= 1
+    left = time.monotonic()
+    while running_requests(vllm) > 0 and time.monotonic() - left < 2.5:
+        time.sleep(0.05)
+    assert running_requests(vllm) == 0
 
 
 def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path, tiny_settings):
@@ -157,8 +161,9 @@ def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path,
     own = VLLMProcess(settings, dep, tmp_path / "vllm.log")
     with own:
         gw = attach(vllm_url=own.url)
+        # Eight long sequences: seconds of generation on the tiny model, so the kill lands mid-run.
         body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
-                "max_tokens": 1500, "min_tokens": 1500}  # fmt: skip
+                "max_tokens": 1500, "min_tokens": 1500, "n": 8, "temperature": 1.0}  # fmt: skip
         result = {}
 
         def call():
@@ -166,7 +171,11 @@ def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path,
 
         caller = threading.Thread(target=call)
         caller.start()
-        time.sleep(2)  # the request is being generated
+        with httpx.Client(base_url=own.url) as direct:
+            deadline = time.monotonic() + 10
+            while running_requests(direct) < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert caller.is_alive(), "the request must still be running when vLLM is killed"
         os.killpg(own.proc.pid, signal.SIGKILL)
         caller.join(30)
         assert not caller.is_alive(), "the client hung"
@@ -175,5 +184,5 @@ def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path,
         own.proc.wait()
         own.start()  # vLLM back on the same port
         own.wait_healthy(600)
-        ok = httpx.post(f"{gw.url}/v1/chat/completions", json={**body, "max_tokens": 4, "min_tokens": 0}, timeout=60)
+        ok = httpx.post(f"{gw.url}/v1/chat/completions", json={**body, "max_tokens": 4, "min_tokens": 0, "n": 1}, timeout=60)
         assert ok.status_code == 200 and httpx.get(f"{gw.url}/health").status_code == 200
