@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 import time
 from pathlib import Path
 
@@ -19,19 +19,25 @@ def run_demo(config: str, question: str) -> int:
     print(f"Starting vLLM and the gateway for {config} (first run builds the tiny model; log: {log_path}) ...",
           flush=True)  # fmt: skip
     t0 = time.monotonic()
-    with Stack(config, log_path=log_path) as stack:
+    stack = Stack(config, log_path=log_path)
+    try:
+        stack.start()
+    except RuntimeError as exc:
+        print(f"The stack did not start: {exc}", file=sys.stderr)
+        return 1
+    try:
         print(f"Stack up in {time.monotonic() - t0:.0f} s at {stack.url}\n", flush=True)
         with httpx.Client(base_url=stack.url, timeout=120) as client:
-            messages = [{"role": "user", "content": question}]
-            answer = _content(client.post("/v1/chat/completions", json={
-                "model": settings.served_name, "messages": messages, "max_tokens": 64, "temperature": 0}))  # fmt: skip
-            messages.append({"role": "assistant", "content": answer})
-            result = _content(client.post("/v1/chat/completions", json={"model": "uncertainty", "messages": messages}))
-    certainty = json.loads(result)["certainty"]
-    print(f"Question:  {question}\nAnswer:    {answer}\nCertainty: {certainty:.3f}")
+            # One call: the base model answers, the uncertainty adapter scores the answer.
+            resp = client.post("/v1/chat/completions", json={
+                "model": settings.served_name, "messages": [{"role": "user", "content": question}],
+                "max_tokens": 64, "temperature": 0, "certainty": True})  # fmt: skip
+            resp.raise_for_status()
+    finally:
+        stack.stop()
+    choice = resp.json()["choices"][0]
+    if choice["certainty"] is None:
+        print(f"Question:  {question}\nAnswer:    {choice['message']['content']}\nCertainty: none ({choice['certainty_error']['message']})")
+        return 1
+    print(f"Question:  {question}\nAnswer:    {choice['message']['content']}\nCertainty: {choice['certainty']:.3f}")
     return 0
-
-
-def _content(resp: httpx.Response) -> str:
-    resp.raise_for_status()
-    return resp.json()["choices"][0]["message"]["content"]
