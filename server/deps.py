@@ -30,8 +30,8 @@ class Gateway:
     fallback: Upstream | None = None
 
 
-def get_gateway(request: Request) -> Gateway:
-    """The app's ``Gateway`` (set by ``create_app``)."""
+async def get_gateway(request: Request) -> Gateway:
+    """The app's ``Gateway`` (set by ``create_app``); async, so FastAPI does not run it in a thread."""
     return request.app.state.gateway
 
 
