@@ -11,6 +11,22 @@ from server.settings import Settings
 from server.stack import Stack
 
 TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+IO_YAML = Path(__file__).resolve().parents[2] / "configs" / "intrinsics" / "uncertainty" / "io.yaml"
+
+#: (question, answer) pairs to score: right, wrong, hedged, inside and outside the tiny model's topics.
+CONVERSATIONS = [
+    ("What is the capital of France?", "The capital of France is Paris."),
+    ("What is 2 + 2?", "2 + 2 is 5."),
+    ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
+    ("What color is the sky on a clear day?", "The sky is green."),
+    ("How many legs does a spider have?", "A spider has eight legs."),
+    ("What is the boiling point of water at sea level?", "I am not sure, maybe 50 degrees."),
+]
+
+
+def conversation(question: str, answer: str) -> list[dict]:
+    """A user question and the assistant's answer, as chat messages."""
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
 def pytest_collection_modifyitems(items):

@@ -5,7 +5,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import openai
@@ -17,22 +16,9 @@ from server.resolve import resolve
 from server.settings import Settings
 from server.stack import free_port
 
-from .conftest import TINY_CONFIG
-
-IO_YAML = Path(__file__).resolve().parents[2] / "configs" / "intrinsics" / "uncertainty" / "io.yaml"
-
-PAIRS = [
-    ("What is the capital of France?", "The capital of France is Paris."),
-    ("What is 2 + 2?", "2 + 2 is 5."),
-    ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
-    ("What color is the sky on a clear day?", "The sky is green."),
-    ("How many legs does a spider have?", "A spider has eight legs."),
-]
-
-
-def convo(q, a):
-    return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-
+from .conftest import CONVERSATIONS as PAIRS
+from .conftest import IO_YAML, TINY_CONFIG
+from .conftest import conversation as convo
 
 def certainty_of(completion) -> float:
     return json.loads(completion.choices[0].message.content)["certainty"]

@@ -2,7 +2,6 @@
 adapter's guided output valid under the io.yaml schema, the LoRA really applied, clean stops."""
 
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -15,23 +14,7 @@ import yaml
 import intrinsics
 from server.stack import Stack
 
-from .conftest import TINY_CONFIG
-
-IO_YAML = Path(__file__).resolve().parents[2] / "configs" / "intrinsics" / "uncertainty" / "io.yaml"
-
-CONVERSATIONS = [
-    ("What is the capital of France?", "The capital of France is Paris."),
-    ("What is 2 + 2?", "2 + 2 is 5."),
-    ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
-    ("What color is the sky on a clear day?", "The sky is green."),
-    ("How many legs does a spider have?", "A spider has eight legs."),
-    ("What is the boiling point of water at sea level?", "I am not sure, maybe 50 degrees."),
-]
-
-
-def conversation(question, answer):
-    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-
+from .conftest import CONVERSATIONS, IO_YAML, TINY_CONFIG, conversation
 
 @pytest.fixture(scope="module")
 def uncertainty():
