@@ -31,19 +31,24 @@ async def chat_completions(request: Request, gw: GatewayDep) -> Response:
         raise RequestValidationError(exc.errors()) from None
     if chat.model == gw.served_name:
         request.state.model = chat.model
-        opts = guard.options(payload.get("certainty"), gw.settings.certainty, gw.fallback is not None)
-        if opts is None:
-            body = body if "certainty" not in payload else orjson.dumps(guard.strip_extension(payload))
-            return await forward(request, gw.upstream, body, stream=bool(chat.stream))
-        if chat.stream:
-            return await stream_with_certainty(request, gw, payload, opts)
-        completion = await until_disconnect(request, guard.answer_with_certainty(gw, payload, opts))
-        return Response(orjson.dumps(completion), media_type="application/json")
+        return await answer_base(request, gw, body, payload, stream=bool(chat.stream))
     intrinsic = gw.intrinsics.get(chat.model)
     request.state.model = chat.model if intrinsic else "unknown"
     if intrinsic is None:
         raise ModelNotFound(f"The model '{chat.model}' does not exist; see GET /v1/models.", param="model")
     return await run_intrinsic(request, gw, chat.model, intrinsic, payload)
+
+
+async def answer_base(request: Request, gw: GatewayDep, body: bytes, payload: dict, *, stream: bool) -> Response:
+    """The base model's answer: passed through untouched, or scored when ``certainty`` asks."""
+    opts = guard.options(payload.get("certainty"), gw.settings.certainty, gw.fallback is not None)
+    if opts is None:
+        body = body if "certainty" not in payload else orjson.dumps(guard.strip_extension(payload))
+        return await forward(request, gw.upstream, body, stream=stream)
+    if stream:
+        return await stream_with_certainty(request, gw, payload, opts)
+    completion = await until_disconnect(request, guard.answer_with_certainty(gw, payload, opts))
+    return Response(orjson.dumps(completion), media_type="application/json")
 
 
 def parse_body(body: bytes) -> dict:
