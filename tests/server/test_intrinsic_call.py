@@ -86,3 +86,14 @@ def test_served_certainty_is_in_the_metrics():
         ask(client)
         text = client.get("/metrics").text
     assert 'granite_certainty_certainty_count{model="uncertainty"} 1.0' in text
+
+
+def test_an_io_yaml_shipped_with_the_adapter_is_used(tmp_path):
+    shipped = tmp_path / "io.yaml"
+    text = open("configs/intrinsics/uncertainty/io.yaml").read()
+    shipped.write_text(text.replace("max_completion_tokens: 15", "max_completion_tokens: 12"))
+    fake = FakeVLLM(adapter=adapter_output(PROBS))
+    s = Settings(model={"path": "/m", "served_name": "base"}, adapters=[{"name": "uncertainty", "path": "/a"}])
+    with TestClient(create_app(s, io_yamls={"uncertainty": shipped}, transport=httpx.MockTransport(fake))) as client:
+        assert ask(client).status_code == 200
+    assert fake.bodies("uncertainty")[0]["max_completion_tokens"] == 12
