@@ -25,6 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .disconnect import ClientDisconnected
+
 log = logging.getLogger("granite_certainty")
 
 
@@ -107,6 +109,11 @@ def install_handlers(app: FastAPI) -> None:
         kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
         code = "not_found" if exc.status_code == 404 else None
         return error_response(exc.status_code, str(exc.detail), kind, code=code)
+
+    @app.exception_handler(ClientDisconnected)
+    async def _gone(request: Request, exc: ClientDisconnected) -> Response:
+        # Nobody reads this answer; 499 (nginx's "client closed request") keeps the metrics honest.
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
