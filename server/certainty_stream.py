@@ -75,6 +75,7 @@ async def _relay_and_score(stack: AsyncExitStack, resp: httpx.Response, scorer: 
                         tasks[i] = asyncio.create_task(_score(scorer, i, texts[i], i in tool_calls, c["finish_reason"]))
                 yield raw
         except (httpx.TransportError, GatewayError) as exc:
+            scorer.gw.metrics.upstream_errors.labels("upstream_unavailable").inc()
             for task in tasks.values():
                 task.cancel()
             err = error_body(f"vLLM connection lost mid-stream: {type(exc).__name__}", "upstream_error",

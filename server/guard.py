@@ -101,6 +101,7 @@ class Scorer:
             except intrinsics.OutputError as exc:
                 raise output_error(self.name, exc) from None
         except GatewayError as exc:
+            self.gw.metrics.upstream_errors.labels(exc.code or "scoring_failed").inc()
             return {FIELD: None, "certainty_error": {"code": exc.code or "scoring_failed", "message": exc.message}}
         self.gw.metrics.certainty.labels(self.name).observe(value)
         fields = {FIELD: value}

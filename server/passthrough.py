@@ -40,6 +40,7 @@ async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: 
                 async for chunk in resp.aiter_raw():
                     yield chunk
             except (httpx.TransportError, GatewayError) as exc:
+                request.app.state.gateway.metrics.upstream_errors.labels("upstream_unavailable").inc()
                 # The status line is already sent: report the failure as a final SSE event.
                 err = error_body(f"vLLM connection lost mid-stream: {type(exc).__name__}", "upstream_error",
                                  code="upstream_unavailable")  # fmt: skip

@@ -139,9 +139,11 @@ def test_connection_lost_mid_stream_ends_with_an_error_event():
 
     with make_client(lambda r: httpx.Response(200, content=broken(), headers={"content-type": "text/event-stream"})) as client:
         resp = chat(client, {**BASIC, "stream": True})
+        metrics = client.get("/metrics").text
     first, last = resp.content.split(b"\n\n")[:2]
     assert first + b"\n\n" == SSE[0]
     assert json.loads(last.removeprefix(b"data: "))["error"]["code"] == "upstream_unavailable"
+    assert 'granite_certainty_upstream_errors_total{code="upstream_unavailable"} 1.0' in metrics
 
 
 def test_metrics_count_requests_by_route_model_status_and_upstream_errors():

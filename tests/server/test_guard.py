@@ -98,10 +98,12 @@ def test_unscorable_answers_get_a_marker_not_a_number(answer, code):
 def test_failed_scoring_keeps_the_answer(failure, code):
     with client_for(FakeVLLM(base=completion("Paris."), adapter=failure)) as client:
         resp = ask(client, certainty=True)
+        metrics = client.get("/metrics").text
     assert resp.status_code == 200
     choice = resp.json()["choices"][0]
     assert choice["message"]["content"] == "Paris." and choice["certainty"] is None
     assert choice["certainty_error"]["code"] == code
+    assert f'granite_certainty_upstream_errors_total{{code="{code}"}} 1.0' in metrics
 
 
 @pytest.mark.parametrize(
