@@ -53,9 +53,9 @@ def test_abstain_keeps_the_original_answer_in_a_field():
     fake = FakeVLLM(base=completion("Lyon.", "Paris."), adapter=by_answer({"Lyon.": LOW, "Paris.": HIGH}))
     with client_for(fake, abstain_message="No idea.") as client:
         low, high = ask(client, n=2, certainty={"threshold": 0.5, "action": "abstain"}).json()["choices"]
+        text = client.get("/metrics").text
     assert low["message"]["content"] == "No idea." and low["original_content"] == "Lyon." and low["abstained"]
     assert high["message"]["content"] == "Paris." and high["low_certainty"] is False and "abstained" not in high
-    text = client.get("/metrics").text
     assert 'granite_certainty_guard_actions_total{action="abstain"} 1.0' in text
 
 
