@@ -42,7 +42,10 @@ class Stack:
         self.require_upstream = require_upstream
 
     def start(self) -> None:
-        """Start the stack and wait until the gateway reports vLLM healthy."""
+        """Start the stack and wait until the gateway reports vLLM healthy (once: a running
+        stack is left as it is)."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
         cmd = [sys.executable, "-m", "server.cli", "serve", "--config", self.config, "--port", str(self.port)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
