@@ -110,6 +110,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def load_predictions(path: Path) -> list[dict]:
     """Predictions lines, each checked to have a confidence in [0, 1] and a boolean ``correct``."""
+    from .datasets import json_objects
     from .runner import EvalError
 
     records = []
@@ -117,15 +118,7 @@ def load_predictions(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise EvalError(f"cannot read {path}: {exc.strerror}") from None
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalError(f"{path}, line {lineno}: not valid JSON ({exc})") from None
-        if not isinstance(r, dict):
-            raise EvalError(f"{path}, line {lineno}: expected a JSON object")
+    for lineno, r in json_objects(text, str(path), EvalError):
         for fld in ("confidence", "base_confidence", "base_confidence_geomean"):
             c = r.get(fld)
             if (fld == "confidence" or c is not None) and not (

