@@ -84,30 +84,40 @@ class Scorer:
                                  param=FIELD)  # fmt: skip
         self.payload = strip_extension(payload)
         self.usage = {"certainty": _zero_usage(), "fallback": _zero_usage()}
+        self._scoring: dict[str, asyncio.Future] = {}  # answer text -> its one scoring call
 
     async def score(self, choice: dict) -> dict:
-        """The certainty fields for one finished choice (``message`` with its final content)."""
+        """The certainty fields for one finished choice (``message`` with its final content).
+
+        Choices with the same text share one scoring call: the adapter decodes greedily, so
+        the same conversation always gets the same certainty (common with ``n`` > 1)."""
         error = unscorable(choice)
         if error is not None:
             return {FIELD: None, "certainty_error": error}
-        scoring = {"model": self.name, "messages": [*self.payload["messages"], _answer(choice["message"])]}
+        text = choice["message"]["content"]
+        if text not in self._scoring:
+            self._scoring[text] = asyncio.ensure_future(self._score_text(text))
+        fields = dict(await self._scoring[text])
+        if fields[FIELD] is not None:
+            self.gw.metrics.certainty.labels(self.name).observe(fields[FIELD])
+            if self.opts.threshold is not None:
+                fields["low_certainty"] = fields[FIELD] < self.opts.threshold
+        return fields
+
+    async def _score_text(self, text: str) -> dict:
+        scoring = {"model": self.name, "messages": [*self.payload["messages"], {"role": "assistant", "content": text}]}
         if self.payload.get("documents"):
             scoring["documents"] = self.payload["documents"]  # RAG answers are scored against their documents
         try:
             rewritten, response = await adapter_call(self.gw, self.intrinsic, scoring)
             _add_usage(self.usage["certainty"], response.get("usage"))
             try:
-                value = self.intrinsic.process_choice((response.get("choices") or [{}])[0], rewritten)[FIELD]
+                return {FIELD: self.intrinsic.process_choice((response.get("choices") or [{}])[0], rewritten)[FIELD]}
             except intrinsics.OutputError as exc:
                 raise output_error(self.name, exc) from None
         except GatewayError as exc:
             self.gw.metrics.upstream_errors.labels(exc.code or "scoring_failed").inc()
             return {FIELD: None, "certainty_error": {"code": exc.code or "scoring_failed", "message": exc.message}}
-        self.gw.metrics.certainty.labels(self.name).observe(value)
-        fields = {FIELD: value}
-        if self.opts.threshold is not None:
-            fields["low_certainty"] = value < self.opts.threshold
-        return fields
 
     async def guard(self, choice: dict, fields: dict) -> None:
         """Apply the guard action to a scored choice in place (``fields`` from ``score``)."""
@@ -161,10 +171,6 @@ async def answer_with_certainty(gw: Gateway, payload: dict, opts: Options) -> di
     await asyncio.gather(*(scorer.guard(c, f) for c, f in zip(choices, scored)))
     completion["usage"] = scorer.total_usage(completion.get("usage"))
     return completion
-
-
-def _answer(message: dict) -> dict:
-    return {"role": "assistant", "content": message.get("content") or ""}
 
 
 def _zero_usage() -> dict:

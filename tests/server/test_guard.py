@@ -169,3 +169,12 @@ def test_stream_with_abstain_sends_the_guarded_answer():
     first = json.loads(resp.text.split("\n\n")[0].removeprefix("data: "))["choices"][0]
     assert first["delta"]["content"] == "No idea." and first["original_content"] == "Lyon." and first["low_certainty"]
     assert resp.text.strip().endswith("data: [DONE]")
+
+
+def test_identical_answers_share_one_scoring_call():
+    fake = FakeVLLM(base=completion("Paris.", "Paris.", "Lyon."), adapter=by_answer({"Paris.": HIGH, "Lyon.": LOW}))
+    with client_for(fake) as client:
+        body = ask(client, n=3, certainty=True).json()
+    assert [c["certainty"] for c in body["choices"]] == [pytest.approx(expected_certainty(HIGH))] * 2 + [pytest.approx(expected_certainty(LOW))]
+    assert len(fake.bodies("uncertainty")) == 2
+    assert body["usage"]["breakdown"]["certainty"]["total_tokens"] == 2 * 56
