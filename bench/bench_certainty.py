@@ -45,8 +45,12 @@ async def run(stack: Stack, n: int) -> None:
             answer = (await post(base))["choices"][0]["message"]["content"]
             await post({"model": "uncertainty", "messages": [*QUESTION, {"role": "assistant", "content": answer}]})
 
+        distinct: list[int] = []
+
         async def n4():
-            await post({**base, "n": 4, "temperature": 0.8, "certainty": True})
+            resp = await post({**base, "n": 4, "temperature": 0.8, "certainty": True})
+            # Choices with the same text share one scoring call: count how many calls it took.
+            distinct.append(len({c["message"]["content"] for c in resp["choices"]}))
 
         async def n1():
             await post({**base, "n": 1, "temperature": 0.8, "certainty": True})
@@ -60,7 +64,8 @@ async def run(stack: Stack, n: int) -> None:
         print(summary(name, values))
     one, two = lat["one call (certainty: true)"], lat["two calls (answer, then intrinsic)"]
     print(f"one call / two calls: p50 {pct(one, 50) / pct(two, 50):.3f}x")
-    print(f"n=4 / n=1 (scored): p50 {pct(lat['n=4 scored'], 50) / pct(lat['n=1 scored'], 50):.3f}x")
+    print(f"n=4 / n=1 (scored): p50 {pct(lat['n=4 scored'], 50) / pct(lat['n=1 scored'], 50):.3f}x "
+          f"(distinct answers among the 4: mean {sum(distinct) / len(distinct):.2f})")
 
 
 def main() -> None:
