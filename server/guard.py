@@ -25,6 +25,7 @@ import intrinsics
 from .deps import Gateway
 from .errors import GatewayError, InvalidRequest
 from .intrinsic_call import adapter_call, output_error
+from .passthrough import CHAT_PATH
 from .settings import CertaintySettings
 from .upstream import Upstream
 
@@ -165,7 +166,7 @@ async def answer_with_certainty(gw: Gateway, payload: dict, opts: Options) -> di
     scorer = Scorer(gw, payload, opts)
     body = {**scorer.payload, "stream": False}
     body.pop("stream_options", None)
-    completion = await gw.upstream.post_json("/v1/chat/completions", body)
+    completion = await gw.upstream.post_json(CHAT_PATH, body)
     choices = completion.get("choices") or []
     scored = await asyncio.gather(*(scorer.score(c) for c in choices))
     await asyncio.gather(*(scorer.guard(c, f) for c, f in zip(choices, scored)))

@@ -45,6 +45,15 @@ def vllm_command(settings: Settings, dep: Deployment) -> list[str]:
     return cmd + list(v.args)
 
 
+def tail_of(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a log file, or ``(no log)``."""
+    try:
+        with open(path, errors="replace") as fh:
+            return "".join(deque(fh, maxlen=lines))
+    except OSError:
+        return "(no log)"
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -112,12 +121,7 @@ class VLLMProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of vLLM's log, for error messages."""
-        try:
-            with open(self.log_path, errors="replace") as fh:
-                tail = "".join(deque(fh, maxlen=lines))
-        except OSError:
-            tail = "(no log)"
-        return f"--- last lines of {self.log_path} ---\n{tail}"
+        return f"--- last lines of {self.log_path} ---\n{tail_of(self.log_path, lines)}"
 
     def __enter__(self) -> "VLLMProcess":
         self.start()

@@ -12,11 +12,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 import httpx
 
+from .launcher import tail_of
 from .settings import ENV_PREFIX
 
 
@@ -34,7 +34,8 @@ class Stack:
                  require_upstream: bool = True):  # fmt: skip
         self.port, self.vllm_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.vllm_url = f"http://127.0.0.1:{self.vllm_port}"
+        # An attached stack (GRANITE_CERTAINTY_VLLM__URL in ``env``) talks to that vLLM instead.
+        self.vllm_url = (env or {}).get(f"{ENV_PREFIX}VLLM__URL") or f"http://127.0.0.1:{self.vllm_port}"
         self.config, self.log_path, self.timeout_s = str(config), log_path, timeout_s
         self.env = {**os.environ, f"{ENV_PREFIX}VLLM__PORT": str(self.vllm_port), **(env or {})}
         self.proc: subprocess.Popen | None = None
@@ -83,11 +84,7 @@ class Stack:
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of the stack's log (gateway and launcher output)."""
-        try:
-            with open(self.log_path, errors="replace") as fh:
-                return "".join(deque(fh, maxlen=lines))
-        except OSError:
-            return "(no log)"
+        return tail_of(self.log_path, lines)
 
     def __enter__(self) -> "Stack":
         self.start()
