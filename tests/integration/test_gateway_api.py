@@ -1,5 +1,7 @@
 """The gateway's API through the OpenAI SDK and HTTP, against the real vLLM on the tiny model."""
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -116,42 +118,79 @@ def test_upstream_timeout_is_a_504(attach, tiny_settings):
     assert resp.status_code == 504 and resp.json()["error"]["code"] == "upstream_timeout"
 
 
+def wait_until(condition, *, within: float) -> bool:
+    """Poll ``condition`` until it holds or ``within`` seconds pass; whether it ended up holding."""
+    deadline = time.monotonic() + within
+    while not (held := condition()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return held
+
+
+def metric_of(text: str, name: str) -> float:
+    """The sum of a Prometheus metric over its label sets in an exposition ``text``."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+
+
+def vllm_metric(vllm, name: str) -> float:
+    """The sum of one of vLLM's metrics, read now."""
+    return metric_of(vllm.get("/metrics").text, name)
+
+
 def running_requests(vllm) -> float:
-    text = vllm.get("/metrics").text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:num_requests_running"))
+    return vllm_metric(vllm, "vllm:num_requests_running")
+
+
+#: Sequences and tokens each of a request that keeps the tiny model busy for about 30 s. While
+#: vLLM generates, every process on a 2-core machine can stall for seconds (its engine's threads
+#: take the cores), so a request that is to be cut off mid-run must last far longer than that.
+LONG_N, LONG_TOKENS = 64, 1900
+
+
+def long_request(model: str, *, stream: bool = False) -> dict:
+    """A chat request whose answer takes the tiny model about 30 s to generate in full."""
+    return {"model": model, "messages": [{"role": "user", "content": "Tell me a long story."}], "n": LONG_N,
+            "max_tokens": LONG_TOKENS, "min_tokens": LONG_TOKENS, "temperature": 1.0, "stream": stream}  # fmt: skip
+
+
+async def vllm_is_generating(metrics: httpx.AsyncClient, *, within: float) -> bool:
+    """Whether vLLM reports a running request within ``within`` seconds (polled from the
+    caller's event loop, so the caller acts as soon as it is seen)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if metric_of((await metrics.get("/metrics")).text, "vllm:num_requests_running") >= 1:
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_client_disconnect_cancels_the_upstream_request(stack, vllm, tiny_settings, stream):
-    # Eight 1500-token sequences take about 5 s on the tiny model: the client leaves long before.
-    body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
-            "max_tokens": 1500, "min_tokens": 1500, "n": 8, "temperature": 1.0, "stream": stream}  # fmt: skip
-    # Streamed, the client leaves after the first chunk; not streamed, after a 1 s read timeout.
-    with httpx.Client(timeout=httpx.Timeout(30.0 if stream else 1.0)) as client:
-        if stream:
-            with client.stream("POST", f"{stack.url}/v1/chat/completions", json=body) as resp:
-                next(resp.iter_raw())
-                assert running_requests(vllm) >= 1  # still generating when the client goes
-        else:
-            outcome = {}
+    body = long_request(tiny_settings.served_name, stream=stream)
+    assert wait_until(lambda: running_requests(vllm) == 0, within=60)  # nothing left from earlier tests
+    before = vllm_metric(vllm, "vllm:generation_tokens_total")
 
-            def call():
-                try:
-                    client.post(f"{stack.url}/v1/chat/completions", json=body)
-                except httpx.ReadTimeout as exc:
-                    outcome["error"] = exc
+    async def leave_mid_generation():
+        # The client leaves by closing its connection once vLLM is generating: no timeout to race.
+        async with httpx.AsyncClient(timeout=60) as client, httpx.AsyncClient(base_url=stack.vllm_url) as metrics:
+            if stream:
+                async with client.stream("POST", f"{stack.url}/v1/chat/completions", json=body) as resp:
+                    first = await anext(resp.aiter_raw())
+                    assert resp.status_code == 200, first
+                    assert await vllm_is_generating(metrics, within=20)
+                # Leaving the block closes the connection with the stream unread.
+            else:
+                call = asyncio.ensure_future(client.post(f"{stack.url}/v1/chat/completions", json=body))
+                assert await vllm_is_generating(metrics, within=20)
+                assert not call.done()
+                call.cancel()  # closes the connection before any answer
+                with contextlib.suppress(asyncio.CancelledError):
+                    await call
 
-            caller = threading.Thread(target=call)
-            caller.start()
-            seen_running = False
-            while caller.is_alive() and not seen_running:
-                seen_running = running_requests(vllm) >= 1
-            caller.join()
-            assert seen_running and isinstance(outcome.get("error"), httpx.ReadTimeout)
-    left = time.monotonic()
-    while running_requests(vllm) > 0 and time.monotonic() - left < 2.5:
-        time.sleep(0.05)
-    assert running_requests(vllm) == 0
+    asyncio.run(leave_mid_generation())
+    assert wait_until(lambda: running_requests(vllm) == 0, within=90)
+    # Had the gateway let vLLM run on, every token would have been generated.
+    generated = vllm_metric(vllm, "vllm:generation_tokens_total") - before
+    assert 0 < generated < LONG_N * LONG_TOKENS
 
 
 def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path, tiny_settings):
@@ -160,9 +199,7 @@ def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path,
     own = VLLMProcess(settings, dep, tmp_path / "vllm.log")
     with own:
         gw = attach(vllm_url=own.url)
-        # Eight long sequences: seconds of generation on the tiny model, so the kill lands mid-run.
-        body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
-                "max_tokens": 1500, "min_tokens": 1500, "n": 8, "temperature": 1.0}  # fmt: skip
+        body = long_request(tiny_settings.served_name)  # the kill lands mid-run
         result = {}
 
         def call():
@@ -171,9 +208,7 @@ def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path,
         caller = threading.Thread(target=call)
         caller.start()
         with httpx.Client(base_url=own.url) as direct:
-            deadline = time.monotonic() + 10
-            while running_requests(direct) < 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            assert wait_until(lambda: running_requests(direct) >= 1, within=20)
         assert caller.is_alive(), "the request must still be running when vLLM is killed"
         os.killpg(own.proc.pid, signal.SIGKILL)
         caller.join(30)
