@@ -112,9 +112,8 @@ def test_unusable_adapter_output_is_a_502_naming_it(attach, tmp_path):
 
 def test_upstream_timeout_is_a_504(attach, tiny_settings):
     gw = attach(upstream_timeout_s="0.05")
-    body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Tell me a long story."}],
-            "max_tokens": 1000, "min_tokens": 1000}  # fmt: skip
-    resp = httpx.post(f"{gw.url}/v1/chat/completions", json=body, timeout=60)
+    # Far longer than the timeout even if the gateway loses the CPU for seconds meanwhile.
+    resp = httpx.post(f"{gw.url}/v1/chat/completions", json=long_request(tiny_settings.served_name), timeout=60)
     assert resp.status_code == 504 and resp.json()["error"]["code"] == "upstream_timeout"
 
 
