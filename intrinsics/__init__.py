@@ -15,21 +15,9 @@ raises a typed error (see :mod:`intrinsics.errors`)::
     everything = intrinsics.load_all("configs/intrinsics")   # {"uncertainty": Intrinsic}
 """
 
+from . import errors
 from .config import IntrinsicConfig
-from .errors import (
-    ConfigError,
-    IntrinsicError,
-    MissingFieldError,
-    MissingLogprobsError,
-    NoCategoryMatchedError,
-    NotJSONError,
-    OutputError,
-    RequestError,
-    SchemaViolationError,
-    TokenNotFoundError,
-    TransformError,
-    TruncatedOutputError,
-)
+from .errors import *  # noqa: F403  (the error tree is part of the public API)
 from .intrinsic import Intrinsic, from_dict, load
 from .registry import DEFAULT_CONFIG_DIR, load_all
 
@@ -40,16 +28,5 @@ __all__ = [
     "Intrinsic",
     "IntrinsicConfig",
     "DEFAULT_CONFIG_DIR",
-    "IntrinsicError",
-    "ConfigError",
-    "RequestError",
-    "OutputError",
-    "NotJSONError",
-    "TruncatedOutputError",
-    "SchemaViolationError",
-    "MissingFieldError",
-    "MissingLogprobsError",
-    "TokenNotFoundError",
-    "NoCategoryMatchedError",
-    "TransformError",
+    *errors.__all__,
 ]

@@ -21,6 +21,11 @@ def read_json(path: pathlib.Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def first_content(response: dict):
+    """The decoded JSON content of a chat completion's first choice."""
+    return json.loads(response["choices"][0]["message"]["content"])
+
+
 def flatten_extra_body(request: dict) -> dict:
     """The reference's request shape (``extra_body``) as the raw HTTP body vLLM receives."""
     out = {k: v for k, v in request.items() if k != "extra_body"}
