@@ -52,6 +52,8 @@ COPY README.md ./
 COPY intrinsics/ intrinsics/
 COPY configs/ configs/
 COPY server/ server/
+COPY evaluation/ evaluation/
+COPY tiny_granite/ tiny_granite/
 RUN pip install -e '.[tiny]'
 USER 10001:10001
 ENV HOME=/home/app
@@ -77,6 +79,7 @@ COPY README.md ./
 COPY intrinsics/ intrinsics/
 COPY configs/ configs/
 COPY server/ server/
+COPY evaluation/ evaluation/
 RUN pip install -e .
 USER 10001:10001
 ENV HOME=/home/app

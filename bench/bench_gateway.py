@@ -23,16 +23,18 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import latencies, pct, poster, summary, throughput  # noqa: E402
+# _common sits beside this script, so `python bench/<script>.py` finds it; the project is installed.
+from _common import latencies, pct, poster, summary, throughput
 
-import intrinsics  # noqa: E402
-from server.stack import Stack, free_port  # noqa: E402
+import intrinsics
+from devstack import Stack, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "tiny.yaml"
-MESSAGES = [{"role": "user", "content": "What is the capital of France?"},
-            {"role": "assistant", "content": "The capital of France is Paris."}]  # fmt: skip
+MESSAGES = [
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "The capital of France is Paris."},
+]
 
 
 async def real_stack(stack: Stack, n: int, total: int, concurrency: int) -> None:
@@ -46,7 +48,9 @@ async def real_stack(stack: Stack, n: int, total: int, concurrency: int) -> None
         for call in (gateway, direct):  # warm-up: connections, vLLM's prefix cache
             for _ in range(5):
                 await call()
-        lat = await latencies({"gateway (uncertainty intrinsic)": gateway, "vLLM direct (rewritten request)": direct}, n)
+        lat = await latencies(
+            {"gateway (uncertainty intrinsic)": gateway, "vLLM direct (rewritten request)": direct}, n
+        )
         tput = {}
         for name, call in (("gateway", gateway), ("direct", direct), ("gateway ", gateway), ("direct ", direct)):
             tput.setdefault(name.strip(), []).append(await throughput(call, total, concurrency))
@@ -56,18 +60,28 @@ async def real_stack(stack: Stack, n: int, total: int, concurrency: int) -> None
         print(summary(name, values))
     print(f"latency ratio gateway/direct: p50 {pct(g, 50) / pct(d, 50):.3f}x   p99 {pct(g, 99) / pct(d, 99):.3f}x")
     gt, dt = max(tput["gateway"]), max(tput["direct"])
-    print(f"throughput at concurrency {concurrency} ({total} requests, best of 2): gateway {gt:.1f} req/s, "
-          f"direct {dt:.1f} req/s, ratio {gt / dt:.3f}x")  # fmt: skip
+    print(
+        f"throughput at concurrency {concurrency} ({total} requests, best of 2): gateway {gt:.1f} req/s, "
+        f"direct {dt:.1f} req/s, ratio {gt / dt:.3f}x"
+    )
 
 
 async def zero_cost(gateway_url: str, upstream_url: str, n: int) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         calls = {
-            "upstream direct (base)": poster(client, f"{upstream_url}/v1/chat/completions", {"model": "tiny-granite", "messages": MESSAGES}),
-            "gateway pass-through (base)": poster(client, f"{gateway_url}/v1/chat/completions", {"model": "tiny-granite", "messages": MESSAGES}),
-            "upstream direct (adapter)": poster(client, f"{upstream_url}/v1/chat/completions", {"model": "uncertainty", "messages": MESSAGES}),
-            "gateway intrinsic (uncertainty)": poster(client, f"{gateway_url}/v1/chat/completions", {"model": "uncertainty", "messages": MESSAGES}),
-        }  # fmt: skip
+            "upstream direct (base)": poster(
+                client, f"{upstream_url}/v1/chat/completions", {"model": "tiny-granite", "messages": MESSAGES}
+            ),
+            "gateway pass-through (base)": poster(
+                client, f"{gateway_url}/v1/chat/completions", {"model": "tiny-granite", "messages": MESSAGES}
+            ),
+            "upstream direct (adapter)": poster(
+                client, f"{upstream_url}/v1/chat/completions", {"model": "uncertainty", "messages": MESSAGES}
+            ),
+            "gateway intrinsic (uncertainty)": poster(
+                client, f"{gateway_url}/v1/chat/completions", {"model": "uncertainty", "messages": MESSAGES}
+            ),
+        }
         for call in calls.values():
             for _ in range(50):
                 await call()
@@ -75,8 +89,10 @@ async def zero_cost(gateway_url: str, upstream_url: str, n: int) -> None:
     print(f"\n## Zero-cost upstream: {n} sequential requests each, interleaved")
     for name, values in lat.items():
         print(summary(name, values))
-    for kind, direct, through in (("pass-through", "upstream direct (base)", "gateway pass-through (base)"),
-                                  ("intrinsic", "upstream direct (adapter)", "gateway intrinsic (uncertainty)")):  # fmt: skip
+    for kind, direct, through in (
+        ("pass-through", "upstream direct (base)", "gateway pass-through (base)"),
+        ("intrinsic", "upstream direct (adapter)", "gateway intrinsic (uncertainty)"),
+    ):
         added = (pct(lat[through], 50) - pct(lat[direct], 50)) * 1000
         print(f"added latency, {kind}: p50 {added:.3f} ms per request")
 

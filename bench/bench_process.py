@@ -24,15 +24,16 @@ import platform
 import sys
 import timeit
 
+import yaml
+
+import intrinsics
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import yaml  # noqa: E402
-
-import intrinsics  # noqa: E402
 
 IO_YAML = REPO / "configs" / "intrinsics" / "uncertainty" / "io.yaml"
-RESPONSE = REPO / "tests/intrinsics/data/mellea-uncertainty-granite-4.0-micro/test_canned_output_model_output_uncertainty.json"
+RESPONSE = (
+    REPO / "tests/intrinsics/data/mellea-uncertainty-granite-4.0-micro/test_canned_output_model_output_uncertainty.json"
+)
 
 
 def main() -> int:
@@ -88,16 +89,20 @@ def main() -> int:
 
     from importlib.metadata import version
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"granite-common {version('granite-common')}, pydantic {version('pydantic')}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"granite-common {version('granite-common')}, pydantic {version('pydantic')}"
+    )
     print(f"response: {RESPONSE.relative_to(REPO)} -> certainty {mine!r}")
     print(f"{'implementation':44s} {'per call':>12s}")
     print(f"{'granite-common IntrinsicsResultProcessor':44s} {best['reference'] * 1e6:9.1f} us")
     print(f"{'intrinsics Intrinsic.process()':44s} {best['ours'] * 1e6:9.1f} us")
     print(f"{'intrinsics Intrinsic.process(), output unseen':44s} {best['unseen'] * 1e6:9.1f} us")
     print(f"{'intrinsics Intrinsic.process_choice()':44s} {best['choice'] * 1e6:9.1f} us")
-    print(f"speed-up of process(): {ratio:.1f}x; for an output never seen before: {ratio_unseen:.1f}x "
-          f"(required: {args.min_ratio:g}x)")
+    print(
+        f"speed-up of process(): {ratio:.1f}x; for an output never seen before: {ratio_unseen:.1f}x "
+        f"(required: {args.min_ratio:g}x)"
+    )
     return 0 if min(ratio, ratio_unseen) >= args.min_ratio else 1
 
 

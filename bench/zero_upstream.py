@@ -13,10 +13,25 @@ from pathlib import Path
 import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
-ADAPTER = (ROOT / "tests/intrinsics/data/mellea-uncertainty-granite-4.0-micro/test_canned_output_model_output_uncertainty.json").read_bytes()
-BASE = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "tiny-granite", "choices": [
-    {"index": 0, "message": {"role": "assistant", "content": "The capital of France is Paris."}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28}}).encode()  # fmt: skip
+ADAPTER = (
+    ROOT / "tests/intrinsics/data/mellea-uncertainty-granite-4.0-micro/test_canned_output_model_output_uncertainty.json"
+).read_bytes()
+BASE = json.dumps(
+    {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "tiny-granite",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "The capital of France is Paris."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28},
+    }
+).encode()
 
 
 async def app(scope, receive, send):

@@ -17,7 +17,7 @@ raises a typed error (see :mod:`intrinsics.errors`)::
 
 from . import errors
 from .config import IntrinsicConfig
-from .errors import *  # noqa: F403  (the error tree is part of the public API)
+from .errors import *  # the error tree is part of the public API
 from .intrinsic import Intrinsic, from_dict, load
 from .registry import DEFAULT_CONFIG_DIR, load_all
 

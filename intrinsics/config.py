@@ -195,19 +195,19 @@ def _check_rules(rules: tuple[dict, ...], boundaries: dict, docs_as_message: str
             source = rule["source"]
             if source not in boundaries:
                 raise ConfigError(
-                    file, f"{where}.source",
+                    file,
+                    f"{where}.source",
                     f"decodes '{source}' sentences but sentence_boundaries has no '{source}' tag",
                 )
             if source == "last_message" and "document_id" in rule["output_names"]:
                 raise ConfigError(file, f"{where}.output_names.document_id", "only valid with source 'documents'")
             if source == "documents" and docs_as_message == "string":
                 raise ConfigError(
-                    file, f"{where}.source",
+                    file,
+                    f"{where}.source",
                     "cannot decode document sentences when docs_as_message is 'string'",
                 )
         elif kind == "likelihood":
             for category in rule["categories_to_values"]:
                 if not isinstance(category, (str, int, float)):
-                    raise ConfigError(
-                        file, f"{where}.categories_to_values", f"category {category!r} is not a scalar"
-                    )
+                    raise ConfigError(file, f"{where}.categories_to_values", f"category {category!r} is not a scalar")

@@ -106,13 +106,13 @@ class OutputError(IntrinsicError):
             message += f" (raw output: {quoted!r})"
         return message
 
-    def at_choice(self, index: int) -> "OutputError":
+    def at_choice(self, index: int) -> OutputError:
         """Return this error with ``choice_index`` set, for re-raising from a loop."""
         self.choice_index = index
         self.args = (self._render(),)
         return self
 
-    def with_raw(self, raw: str) -> "OutputError":
+    def with_raw(self, raw: str) -> OutputError:
         """Return this error with ``raw`` set, unless it already carries a raw text."""
         if self.raw is None:
             self.raw = raw

@@ -56,7 +56,7 @@ class Intrinsic:
         """Keyword arguments :meth:`rewrite` needs for the instruction template."""
         return self.config.instruction_fields - {"last_message"}
 
-    def with_model(self, model: str | None) -> "Intrinsic":
+    def with_model(self, model: str | None) -> Intrinsic:
         """A copy of this intrinsic whose rewrite sends requests to ``model``."""
         return Intrinsic(self.config, name=self.name, model=model, default_temperature=self.default_temperature)
 
@@ -102,7 +102,7 @@ class Intrinsic:
                 result = self._processor.process_choice(choice, request, shared)
             except OutputError as e:
                 index = choice.get("index", position) if isinstance(choice, dict) else position
-                raise e.at_choice(index)
+                raise e.at_choice(index) from None
             new_choice = {k: v for k, v in choice.items() if k != "logprobs"}
             new_choice["message"] = {**choice.get("message", {}), "content": json.dumps(result)}
             out_choices.append(new_choice)

@@ -86,9 +86,7 @@ class Likelihood:
             weights.append(math.exp(_logprob(entry, path)))
         alternatives = entry.get("top_logprobs")
         if not isinstance(alternatives, list):
-            raise MissingLogprobsError(
-                f"likelihood rule at {list(path)}: token {chosen!r} has no top_logprobs"
-            )
+            raise MissingLogprobsError(f"likelihood rule at {list(path)}: token {chosen!r} has no top_logprobs")
         cache = self._prefix_cache
         exp = math.exp
         for alt in alternatives:
@@ -112,9 +110,7 @@ class Likelihood:
             )
         total = sum(weights)
         if total == 0.0:
-            raise NoCategoryMatchedError(
-                f"likelihood rule at {list(path)}: every matched category has probability 0"
-            )
+            raise NoCategoryMatchedError(f"likelihood rule at {list(path)}: every matched category has probability 0")
         # Same operations in the same order as the reference, for bit-equal results.
         weights = [w / total for w in weights]
         return sum(w * v for w, v in zip(weights, values))
@@ -137,9 +133,7 @@ class Likelihood:
             )
         own = self._value_of.get(value, _NO_MATCH) if _hashable(value) else _NO_MATCH
         if own is _NO_MATCH:
-            raise NoCategoryMatchedError(
-                f"likelihood rule at {list(path)}: {value!r} is not one of the categories"
-            )
+            raise NoCategoryMatchedError(f"likelihood rule at {list(path)}: {value!r} is not one of the categories")
         return own
 
 

@@ -95,8 +95,15 @@ class _Context:
 
     __slots__ = ("raw", "logprobs", "request", "processor", "shared", "known", "_starts", "_entries")
 
-    def __init__(self, raw: str, logprobs: Any, request: dict | None, processor: "ChoiceProcessor",
-                 shared: dict, known: list | None):
+    def __init__(
+        self,
+        raw: str,
+        logprobs: Any,
+        request: dict | None,
+        processor: ChoiceProcessor,
+        shared: dict,
+        known: list | None,
+    ):
         self.raw = raw
         self.logprobs = logprobs
         self.request = request
@@ -171,8 +178,9 @@ class ChoiceProcessor:
             derived = harmony_final_channel(logprobs)
             if derived is not None:
                 if derived[0] != content:
-                    _logger.warning("logprobs_workaround: using the final channel's tokens %r, not content %r",
-                                    derived[0], content)
+                    _logger.warning(
+                        "logprobs_workaround: using the final channel's tokens %r, not content %r", derived[0], content
+                    )
                 content, logprobs = derived
 
         if not isinstance(content, str):
@@ -182,8 +190,9 @@ class ChoiceProcessor:
             doc = json.loads(content)
         except ValueError as e:
             if truncated:
-                raise TruncatedOutputError("generation hit the token limit before the JSON was complete",
-                                           raw=content) from e
+                raise TruncatedOutputError(
+                    "generation hit the token limit before the JSON was complete", raw=content
+                ) from e
             raise NotJSONError(f"not JSON: {e}", raw=content) from e
 
         known = self._known.get(content)
@@ -202,7 +211,7 @@ class ChoiceProcessor:
             for rule in self.rules:
                 doc = rule.apply(doc, ctx)
         except OutputError as e:
-            raise e.with_raw(content)
+            raise e.with_raw(content) from None
         return doc
 
     def _schema_error(self, doc: Any, content: str, truncated: bool) -> OutputError | None:
@@ -241,8 +250,9 @@ class ChoiceProcessor:
                 found = unmark_sentences(text, tag, len(result))
                 if found is None:
                     if text.strip():
-                        raise RequestError(f"document {doc_id} has no sentence marker <{tag}{len(result)}>",
-                                           "documents")
+                        raise RequestError(
+                            f"document {doc_id} has no sentence marker <{tag}{len(result)}>", "documents"
+                        )
                     found = []
                 result.extend({"begin": b, "end": e, "text": t, "document_id": doc_id} for b, e, t in found)
         return result
@@ -255,8 +265,11 @@ class ChoiceProcessor:
             except ValueError as e:
                 raise RequestError("the first message does not hold the documents as JSON", "messages") from e
         elif how == "roles":
-            docs = [{"doc_id": m["role"][len("document "):], "text": message_text(m)}
-                    for m in messages if isinstance(m.get("role"), str) and m["role"].startswith("document ")]
+            docs = [
+                {"doc_id": m["role"][len("document ") :], "text": message_text(m)}
+                for m in messages
+                if isinstance(m.get("role"), str) and m["role"].startswith("document ")
+            ]
         else:
             docs = request.get("documents")
             if docs is None and isinstance(request.get("extra_body"), dict):

@@ -119,9 +119,7 @@ class Rewriter:
         """
         missing = self.config.instruction_fields - set(kwargs) - {"last_message"}
         if missing:
-            raise RequestError(
-                f"the instruction needs argument(s) {', '.join(sorted(missing))}", "instruction_kwargs"
-            )
+            raise RequestError(f"the instruction needs argument(s) {', '.join(sorted(missing))}", "instruction_kwargs")
         last = messages[-1]
         if len(messages) >= 2 and last.get("role") == "user":
             expected = self._render(kwargs, message_text(messages[-2]))

@@ -45,9 +45,7 @@ _WORD_RE = re.compile(
     re.UNICODE | re.VERBOSE,
 )
 # A potential sentence end and what follows it.
-_CANDIDATE_RE = re.compile(
-    rf"[.?!](?=(?P<after>{_NON_WORD}|\s+(?P<next>\S+)))", re.UNICODE
-)
+_CANDIDATE_RE = re.compile(rf"[.?!](?=(?P<after>{_NON_WORD}|\s+(?P<next>\S+)))", re.UNICODE)
 _REALIGN_RE = re.compile(rf"[\"\')\]}}{_QUOTES}]+?(?:\s+|(?=--)|$)", re.MULTILINE)
 _ELLIPSIS_RE = re.compile(r"\.\.+$")
 _NUMBER_RE = re.compile(r"^-?[\.,]?\d[\d,\.-]*\.?$")
@@ -97,7 +95,7 @@ def _candidates(text: str):
     """
     prev_start, prev_stop, prev_match = 0, 0, None
     for match in _CANDIDATE_RE.finditer(text):
-        space = _last_whitespace(text[prev_stop:match.start()])
+        space = _last_whitespace(text[prev_stop : match.start()])
         start = space + prev_stop + 1 if space else prev_start
         if prev_match is not None and prev_stop <= start:
             yield prev_match, text[prev_start:prev_stop] + prev_match.group() + prev_match.group("after")

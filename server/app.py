@@ -8,13 +8,15 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from .catalog import load_intrinsics
+from .certainty.guard import fallback_client
+from .chat.api_router import router as chat_router
 from .deps import Gateway
 from .errors import install_handlers
-from .guard import fallback_client
+from .health.api_router import router as health_router
+from .intrinsic.catalog import load_intrinsics
 from .metrics import MetricsMiddleware
 from .metrics import router as metrics_router
-from .routes import chat, health, models
+from .models.api_router import router as models_router
 from .settings import Settings
 from .upstream import Upstream
 
@@ -36,11 +38,17 @@ def create_app(
     ``intrinsics`` (name → Intrinsic) replaces the table built from the settings;
     ``io_yamls`` (adapter name → io.yaml) passes the files adapters ship with;
     ``transport`` replaces the network under the vLLM and fallback clients (tests inject faults with it)."""
-    upstream = Upstream(upstream_url(settings), timeout_s=settings.upstream_timeout_s,
-                        connect_timeout_s=settings.upstream_connect_timeout_s, transport=transport)  # fmt: skip
+    upstream = Upstream(
+        upstream_url(settings),
+        timeout_s=settings.upstream_timeout_s,
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        transport=transport,
+    )
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
-    gateway = Gateway(settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table,
-                      fallback=fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport))  # fmt: skip
+    fallback = fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport)
+    gateway = Gateway(
+        settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table, fallback=fallback
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -53,6 +61,6 @@ def create_app(
     app.state.gateway = gateway
     install_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    for router in (health.router, metrics_router, models.router, chat.router):
+    for router in (health_router, metrics_router, models_router, chat_router):
         app.include_router(router)
     return app

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .settings import ConfigError, Settings
+from .settings import DeploymentError, Settings
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -16,15 +16,16 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
-    from .launcher import LaunchError, VLLMProcess
-    from .resolve import resolve
+    from .launch.engine import VLLMProcess
+    from .launch.process import StartupError
+    from .launch.resolve import resolve
 
     settings = Settings.load(args.config, host=args.host, port=args.port, **{"vllm.url": args.vllm_url})
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Until uvicorn installs its own handlers, SIGTERM must unwind through the `with` below
     # so that a vLLM being started is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    run = lambda app: uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)  # noqa: E731
+    run = lambda app: uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     if settings.vllm.url:
         run(create_app(settings))
         return 0
@@ -36,7 +37,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         with VLLMProcess(settings, dep, log_path):
             run(app)
-    except LaunchError as exc:
+    except StartupError as exc:
         print(f"granite-certainty: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -44,7 +45,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def build_tiny(args: argparse.Namespace) -> int:
     """Build the embedded tiny model and its adapter into a directory."""
-    from .tiny_model import build_tiny_model
+    from tiny_granite import build_tiny_model
 
     paths = build_tiny_model(Path(args.dir), seed=args.seed)
     print(f"base model: {paths.base}\nadapter:    {paths.adapter}")
@@ -53,7 +54,7 @@ def build_tiny(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """Start the stack, ask one question, print the answer and its certainty, stop."""
-    from .demo import run_demo
+    from devstack.demo import run_demo
 
     return run_demo(args.config, args.question)
 
@@ -80,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--question", default="What is the capital of France?")
     d.set_defaults(func=demo)
 
-    from .evaluation import add_eval_parser  # `eval` and `eval metrics`: server/evaluation/cli.py
+    from evaluation import add_eval_parser  # `eval` and `eval metrics`: evaluation/cli.py
 
     add_eval_parser(sub)
     return p
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except DeploymentError as exc:
         print(f"granite-certainty: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

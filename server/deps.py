@@ -24,7 +24,7 @@ class Gateway:
     settings: Settings
     upstream: Upstream
     served_name: str
-    intrinsics: dict[str, "Intrinsic"] = field(default_factory=dict)
+    intrinsics: dict[str, Intrinsic] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     #: The certainty guard's fallback model server, when one is configured.
     fallback: Upstream | None = None

@@ -11,8 +11,10 @@ Exceptions the gateway raises on purpose::
      ├── UpstreamTimeout               504 vLLM too slow
      └── UpstreamStatus                vLLM's own 4xx/5xx, passed on with its message
 
-Anything else that escapes a route becomes a 500 in the same shape, without a traceback
-in the body (the traceback goes to the log).
+The intrinsics library's own errors become these in one place, ``from_intrinsics``: a request
+the intrinsic cannot take is a 400, adapter output it cannot use a 502. Anything else that
+escapes a route becomes a 500 in the same shape, without a traceback in the body (the
+traceback goes to the log).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import intrinsics
 
 from .disconnect import ClientDisconnected
 
@@ -48,31 +52,56 @@ class GatewayError(Exception):
 
 
 class InvalidRequest(GatewayError):
+    """The request is malformed or asks for something this server cannot do."""
+
     status, type, code = 400, "invalid_request_error", "invalid_request"
 
 
 class Unauthorized(GatewayError):
+    """No valid API key was sent."""
+
     status, type, code = 401, "authentication_error", "invalid_api_key"
 
 
 class ModelNotFound(GatewayError):
+    """The model is neither the base model nor an intrinsic."""
+
     status, type, code = 404, "invalid_request_error", "model_not_found"
 
 
 class AdapterOutputError(GatewayError):
+    """The adapter wrote something the intrinsic cannot use."""
+
     status, type, code = 502, "upstream_error", "bad_adapter_output"
 
 
 class UpstreamUnavailable(GatewayError):
+    """vLLM cannot be reached, or the connection broke."""
+
     status, type, code = 503, "upstream_error", "upstream_unavailable"
 
 
 class UpstreamTimeout(GatewayError):
+    """vLLM did not answer in time."""
+
     status, type, code = 504, "upstream_error", "upstream_timeout"
 
 
 class UpstreamStatus(GatewayError):
+    """vLLM answered with an error of its own; its status and message are kept."""
+
     type, code = "upstream_error", "upstream_error"
+
+
+def from_intrinsics(name: str, exc: intrinsics.IntrinsicError) -> GatewayError:
+    """The HTTP error for an intrinsics-library error raised while serving intrinsic ``name``:
+    ``RequestError`` is the client's (400, naming the field), ``OutputError`` the adapter's
+    (502, quoting its raw output); anything else is the server's own (a 500 that names no file)."""
+    if isinstance(exc, intrinsics.RequestError):
+        return InvalidRequest(str(exc), param=exc.field)
+    if isinstance(exc, intrinsics.OutputError):
+        return AdapterOutputError(f"The '{name}' adapter's output cannot be used: {exc}", param="model")
+    return GatewayError(f"The '{name}' intrinsic failed: {type(exc).__name__}", code="internal_error")
 
 
 def error_body(message: str, type: str, *, param: str | None = None, code: str | None = None) -> dict:
@@ -101,8 +130,9 @@ def install_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         param = ".".join(loc) or None
-        return error_response(400, f"{param or 'body'}: {first['msg']}", "invalid_request_error", param=param,
-                              code="invalid_request")  # fmt: skip
+        return error_response(
+            400, f"{param or 'body'}: {first['msg']}", "invalid_request_error", param=param, code="invalid_request"
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

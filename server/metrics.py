@@ -26,12 +26,22 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("granite_certainty_requests", "HTTP requests", ["route", "model", "status"], registry=r)
-        self.latency = Histogram("granite_certainty_request_seconds", "Time to the response's first byte",
-                                 ["route", "model"], buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
-        self.upstream_errors = Counter("granite_certainty_upstream_errors", "Failed or unusable vLLM calls", ["code"], registry=r)
-        self.certainty = Histogram("granite_certainty_certainty", "Served certainty values", ["model"],
-                                   buckets=CERTAINTY_BUCKETS, registry=r)  # fmt: skip
-        self.guard_actions = Counter("granite_certainty_guard_actions", "Certainty guard actions taken", ["action"], registry=r)
+        self.latency = Histogram(
+            "granite_certainty_request_seconds",
+            "Time to the response's first byte",
+            ["route", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "granite_certainty_upstream_errors", "Failed or unusable vLLM calls", ["code"], registry=r
+        )
+        self.certainty = Histogram(
+            "granite_certainty_certainty", "Served certainty values", ["model"], buckets=CERTAINTY_BUCKETS, registry=r
+        )
+        self.guard_actions = Counter(
+            "granite_certainty_guard_actions", "Certainty guard actions taken", ["action"], registry=r
+        )
 
 
 class MetricsMiddleware:

@@ -9,18 +9,16 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 import httpx
-import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from . import sse
 from .disconnect import until_disconnect
-from .errors import GatewayError, error_body
+from .errors import GatewayError
 from .upstream import Upstream
 
-CHAT_PATH = "/v1/chat/completions"
 
-
-async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: bool, path: str = CHAT_PATH) -> Response:
+async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: bool, path: str) -> Response:
     """Relay ``body`` to vLLM's ``path`` and its answer back; vLLM's own errors pass on as they are."""
     if not stream:
         resp = await until_disconnect(request, upstream.post(path, body))
@@ -41,16 +39,15 @@ async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: 
                     yield chunk
             except (httpx.TransportError, GatewayError) as exc:
                 request.app.state.gateway.metrics.upstream_errors.labels("upstream_unavailable").inc()
-                # The status line is already sent: report the failure as a final SSE event.
-                err = error_body(f"vLLM connection lost mid-stream: {type(exc).__name__}", "upstream_error",
-                                 code="upstream_unavailable")  # fmt: skip
-                yield b"data: " + orjson.dumps(err) + b"\n\n"
+                # The status line is already sent: report the failure as the stream's last events.
+                for event in sse.upstream_lost(exc):
+                    yield event
 
-    return StreamingResponse(relay_chunks(), status_code=resp.status_code,
-                             media_type=resp.headers.get("content-type", "text/event-stream"))  # fmt: skip
+    media_type = resp.headers.get("content-type", sse.MEDIA_TYPE)
+    return StreamingResponse(relay_chunks(), status_code=resp.status_code, media_type=media_type)
 
 
 def relay_response(resp: httpx.Response, content: bytes) -> Response:
     """vLLM's answer (already read) as our response, status and content type kept."""
-    return Response(content, status_code=resp.status_code,
-                    media_type=resp.headers.get("content-type", "application/json"))  # fmt: skip
+    media_type = resp.headers.get("content-type", "application/json")
+    return Response(content, status_code=resp.status_code, media_type=media_type)

@@ -1,6 +1,7 @@
-"""Pydantic models of the OpenAI wire format, only as deep as the gateway needs to check.
+"""Pydantic models of the wire format: OpenAI's, only as deep as the gateway needs to check, and
+the gateway's own extensions (the ``certainty`` request field and the per-choice fields it adds).
 
-Every model allows extra fields: any OpenAI or vLLM request field the gateway does not
+Every OpenAI model allows extra fields: any OpenAI or vLLM request field the gateway does not
 know is kept and passed on untouched.
 """
 
@@ -18,12 +19,19 @@ class OpenAIBase(BaseModel):
 
 
 class ChatMessage(OpenAIBase):
+    """One message of a conversation; content is text, parts, or none (tool calls)."""
+
     role: str
     content: str | list[Any] | None = None
 
 
 class StreamOptions(OpenAIBase):
+    """``stream_options``: whether the stream ends with a usage chunk."""
+
     include_usage: bool | None = None
+
+
+GuardAction = Literal["flag", "abstain", "fallback"]
 
 
 class CertaintyRequest(BaseModel):
@@ -31,7 +39,23 @@ class CertaintyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    action: Literal["flag", "abstain", "fallback"] | None = None
+    action: GuardAction | None = None
+
+
+class CertaintyError(BaseModel):
+    """``choices[i].certainty_error``: why a choice has ``certainty: null``.
+
+    ``code`` is ``tool_calls``, ``empty_content`` or ``truncated`` for answers that cannot be
+    scored, or the failed scoring call's error code (e.g. ``upstream_unavailable``)."""
+
+    code: str
+    message: str
+
+
+class FallbackError(BaseModel):
+    """``choices[i].fallback_error``: the fallback model failed; the first answer is kept."""
+
+    message: str
 
 
 class ChatCompletionRequest(OpenAIBase):
@@ -50,6 +74,8 @@ class ChatCompletionRequest(OpenAIBase):
 
 
 class ModelCard(OpenAIBase):
+    """One entry of ``GET /v1/models``."""
+
     id: str
     object: Literal["model"] = "model"
     created: int = 0
@@ -57,5 +83,7 @@ class ModelCard(OpenAIBase):
 
 
 class ModelList(OpenAIBase):
+    """The body of ``GET /v1/models``."""
+
     object: Literal["list"] = "list"
     data: list[ModelCard]

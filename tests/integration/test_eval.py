@@ -12,27 +12,61 @@ from pathlib import Path
 
 import pytest
 
-from server.evaluation import metrics, report
+from evaluation import metrics, report
 
 ROOT = Path(__file__).resolve().parents[2]
 
 ROWS = [
-    {"question": "What is 2 + 2?", "answer_a": "3", "answer_b": "4", "answer_c": "5", "answer_d": "22",
-     "correct_answer": "B", "topic": "elementary mathematics"},
-    {"question": "Which planet is known as the Red Planet?", "answer_a": "Venus", "answer_b": "Jupiter",
-     "answer_c": "Mars", "answer_d": "Saturn", "correct_answer": "C", "topic": "astronomy"},
-    {"question": "What is the chemical symbol for gold?", "answer_a": "Au", "answer_b": "Ag", "answer_c": "Gd",
-     "answer_d": "Go", "correct_answer": "A", "topic": "high school chemistry"},
-    {"question": "How many sides does a hexagon have?", "answer_a": "5", "answer_b": "7", "answer_c": "8",
-     "answer_d": "6", "correct_answer": "D", "topic": "elementary mathematics"},
+    {
+        "question": "What is 2 + 2?",
+        "answer_a": "3",
+        "answer_b": "4",
+        "answer_c": "5",
+        "answer_d": "22",
+        "correct_answer": "B",
+        "topic": "elementary mathematics",
+    },
+    {
+        "question": "Which planet is known as the Red Planet?",
+        "answer_a": "Venus",
+        "answer_b": "Jupiter",
+        "answer_c": "Mars",
+        "answer_d": "Saturn",
+        "correct_answer": "C",
+        "topic": "astronomy",
+    },
+    {
+        "question": "What is the chemical symbol for gold?",
+        "answer_a": "Au",
+        "answer_b": "Ag",
+        "answer_c": "Gd",
+        "answer_d": "Go",
+        "correct_answer": "A",
+        "topic": "high school chemistry",
+    },
+    {
+        "question": "How many sides does a hexagon have?",
+        "answer_a": "5",
+        "answer_b": "7",
+        "answer_c": "8",
+        "answer_d": "6",
+        "correct_answer": "D",
+        "topic": "elementary mathematics",
+    },
     {"question": "What is the capital of France?", "references": ["Paris"], "subject": "geography"},
-    {"question": "Who wrote Hamlet?", "response": "William Shakespeare wrote Hamlet.", "correct": True,
-     "subject": "literature"},
-]  # fmt: skip
+    {
+        "question": "Who wrote Hamlet?",
+        "response": "William Shakespeare wrote Hamlet.",
+        "correct": True,
+        "subject": "literature",
+    },
+]
 
 
 def cli(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -44,8 +78,19 @@ def run_dir(stack, tmp_path_factory):
     data = tmp / "slice.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     out = tmp / "out"
-    proc = cli("eval", "--url", stack.url + "/v1", "--dataset", str(data), "--out", str(out), "--max-tokens", "8",
-               "--concurrency", "3")  # fmt: skip
+    proc = cli(
+        "eval",
+        "--url",
+        stack.url + "/v1",
+        "--dataset",
+        str(data),
+        "--out",
+        str(out),
+        "--max-tokens",
+        "8",
+        "--concurrency",
+        "3",
+    )
     assert "| Metric | Base Model | LoRA |" in proc.stdout
     assert "eval:" in proc.stderr and "100%" in proc.stderr  # the progress bar
     return data, out
@@ -77,18 +122,36 @@ def test_the_baseline_is_the_models_own_logprobs(stack, gateway, tiny_settings, 
 
     vLLM's greedy answer depends on what else is in the batch (other shapes, other rounding), so
     this runs its own eval with one request in flight at a time, the same as the request by hand."""
-    from server.evaluation import grading
-    from server.evaluation.datasets import parse_row
+    from evaluation import grading
+    from evaluation.datasets import parse_row
 
     data, out = tmp_path / "one.jsonl", tmp_path / "out"
     data.write_text(json.dumps(ROWS[0]) + "\n")
-    cli("eval", "--url", stack.url + "/v1", "--dataset", str(data), "--out", str(out), "--max-tokens", "8",
-        "--concurrency", "1")  # fmt: skip
+    cli(
+        "eval",
+        "--url",
+        stack.url + "/v1",
+        "--dataset",
+        str(data),
+        "--out",
+        str(out),
+        "--max-tokens",
+        "8",
+        "--concurrency",
+        "1",
+    )
     [first] = predictions(out)
     item = parse_row(ROWS[0], default_id="0", where="test")
-    resp = gateway.post("/v1/chat/completions", json={
-        "model": tiny_settings.served_name, "messages": [{"role": "user", "content": grading.prompt(item)}],
-        "max_tokens": 8, "temperature": 0, "logprobs": True})  # fmt: skip
+    resp = gateway.post(
+        "/v1/chat/completions",
+        json={
+            "model": tiny_settings.served_name,
+            "messages": [{"role": "user", "content": grading.prompt(item)}],
+            "max_tokens": 8,
+            "temperature": 0,
+            "logprobs": True,
+        },
+    )
     choice = resp.json()["choices"][0]
     assert choice["message"]["content"] == first["response"]
     assert grading.sequence_logprob(choice)[0] == pytest.approx(first["base_logprob"], abs=1e-3)
@@ -102,8 +165,13 @@ def test_metrics_json_matches_the_predictions(run_dir):
     adapter = metrics.summarize([p["confidence"] for p in preds], [p["correct"] for p in preds])
     assert doc["overall"]["adapter"] == adapter  # same records, same order; JSON floats round-trip exactly
     assert doc["overall"]["base_sequence_probability"]["n"] == 5
-    assert set(doc["by_subject"]) == {"elementary mathematics", "astronomy", "high school chemistry", "geography",
-                                      "literature"}  # fmt: skip
+    assert set(doc["by_subject"]) == {
+        "elementary mathematics",
+        "astronomy",
+        "high school chemistry",
+        "geography",
+        "literature",
+    }
     assert doc["model_card"]["adapter"]["ece"] == 0.0565
     md = (out / "results.md").read_text()
     assert md == report.markdown(doc) and "| Metric | Base Model | LoRA |" in md and "## Per subject" in md

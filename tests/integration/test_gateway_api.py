@@ -13,14 +13,15 @@ import openai
 import pytest
 
 import intrinsics
-from server.launcher import VLLMProcess
-from server.resolve import resolve
+from devstack import free_port
+from server.launch.engine import VLLMProcess
+from server.launch.resolve import resolve
 from server.settings import Settings
-from server.stack import free_port
 
 from .conftest import CONVERSATIONS as PAIRS
 from .conftest import IO_YAML, TINY_CONFIG
 from .conftest import conversation as convo
+
 
 def certainty_of(completion) -> float:
     return json.loads(completion.choices[0].message.content)["certainty"]
@@ -32,8 +33,12 @@ def test_models_lists_the_base_model_and_the_intrinsic(sdk, tiny_settings):
 
 
 def test_base_chat_non_stream_and_stream(sdk, tiny_settings):
-    kwargs = dict(model=tiny_settings.served_name, messages=[{"role": "user", "content": "What is the capital of France?"}],
-                  max_tokens=24, temperature=0)  # fmt: skip
+    kwargs = dict(
+        model=tiny_settings.served_name,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=24,
+        temperature=0,
+    )
     whole = sdk.chat.completions.create(**kwargs)
     assert whole.choices[0].message.content and whole.usage.completion_tokens > 0
     chunks = list(sdk.chat.completions.create(**kwargs, stream=True))
@@ -59,7 +64,11 @@ def test_certainty_equals_the_intrinsics_core_on_vllms_own_output(sdk, vllm):
 def test_a_trailing_certainty_turn_gives_the_same_value_as_none(sdk):
     messages = convo(*PAIRS[0])
     plain = certainty_of(sdk.chat.completions.create(model="uncertainty", messages=messages))
-    explicit = certainty_of(sdk.chat.completions.create(model="uncertainty", messages=[*messages, {"role": "user", "content": "<certainty>"}]))
+    explicit = certainty_of(
+        sdk.chat.completions.create(
+            model="uncertainty", messages=[*messages, {"role": "user", "content": "<certainty>"}]
+        )
+    )
     assert explicit == pytest.approx(plain, abs=1e-12)
 
 
@@ -94,7 +103,9 @@ def test_bad_requests(gateway, body, status, code):
 
 def test_vllms_own_4xx_is_passed_on(sdk, tiny_settings):
     with pytest.raises(openai.BadRequestError) as err:
-        sdk.chat.completions.create(model=tiny_settings.served_name, messages=[{"role": "user", "content": "hi"}], max_tokens=10**6)
+        sdk.chat.completions.create(
+            model=tiny_settings.served_name, messages=[{"role": "user", "content": "hi"}], max_tokens=10**6
+        )
     assert err.value.status_code == 400 and err.value.body["message"]
 
 
@@ -102,9 +113,13 @@ def test_unusable_adapter_output_is_a_502_naming_it(attach, tmp_path):
     # An io.yaml that gives the adapter too few tokens to finish its JSON: truncated output.
     short = tmp_path / "intrinsics" / "uncertainty"
     short.mkdir(parents=True)
-    short.joinpath("io.yaml").write_text(IO_YAML.read_text().replace("max_completion_tokens: 15", "max_completion_tokens: 3"))
+    short.joinpath("io.yaml").write_text(
+        IO_YAML.read_text().replace("max_completion_tokens: 15", "max_completion_tokens: 3")
+    )
     gw = attach(intrinsics_dir=str(tmp_path / "intrinsics"))
-    resp = httpx.post(f"{gw.url}/v1/chat/completions", json={"model": "uncertainty", "messages": convo(*PAIRS[0])}, timeout=60)
+    resp = httpx.post(
+        f"{gw.url}/v1/chat/completions", json={"model": "uncertainty", "messages": convo(*PAIRS[0])}, timeout=60
+    )
     assert resp.status_code == 502
     err = resp.json()["error"]
     assert err["code"] == "bad_adapter_output" and "raw output: '{" in err["message"]
@@ -147,8 +162,15 @@ LONG_N, LONG_TOKENS = 64, 1900
 
 def long_request(model: str, *, stream: bool = False) -> dict:
     """A chat request whose answer takes the tiny model about 30 s to generate in full."""
-    return {"model": model, "messages": [{"role": "user", "content": "Tell me a long story."}], "n": LONG_N,
-            "max_tokens": LONG_TOKENS, "min_tokens": LONG_TOKENS, "temperature": 1.0, "stream": stream}  # fmt: skip
+    return {
+        "model": model,
+        "messages": [{"role": "user", "content": "Tell me a long story."}],
+        "n": LONG_N,
+        "max_tokens": LONG_TOKENS,
+        "min_tokens": LONG_TOKENS,
+        "temperature": 1.0,
+        "stream": stream,
+    }
 
 
 async def vllm_is_generating(metrics: httpx.AsyncClient, *, within: float) -> bool:
@@ -216,6 +238,8 @@ def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path,
         assert httpx.get(f"{gw.url}/health").status_code == 503
         own.proc.wait()
         own.start()  # vLLM back on the same port
-        own.wait_healthy(600)
-        ok = httpx.post(f"{gw.url}/v1/chat/completions", json={**body, "max_tokens": 4, "min_tokens": 0, "n": 1}, timeout=60)
+        own.wait_up(600)
+        ok = httpx.post(
+            f"{gw.url}/v1/chat/completions", json={**body, "max_tokens": 4, "min_tokens": 0, "n": 1}, timeout=60
+        )
         assert ok.status_code == 200 and httpx.get(f"{gw.url}/health").status_code == 200

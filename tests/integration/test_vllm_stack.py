@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 import intrinsics
-from server.stack import Stack
+from devstack import Stack
 
 from .conftest import CONVERSATIONS, IO_YAML, TINY_CONFIG, conversation
+
 
 @pytest.fixture(scope="module")
 def uncertainty():

@@ -47,13 +47,22 @@ VECTORS = {
     "context_relevance": (CONFIGS / "context_relevance.yaml", "context_relevance.json", "context_relevance.json"),
     "citations": (CONFIGS / "citations.yaml", "citations.json", None),
     "answer_relevance_classifier": (
-        CONFIGS / "answer_relevance_classifier.yaml", "answer_relevance_classifier.json", None),
+        CONFIGS / "answer_relevance_classifier.yaml",
+        "answer_relevance_classifier.json",
+        None,
+    ),
     "answer_relevance_rewriter": (
-        CONFIGS / "answer_relevance_rewriter.yaml", "answer_relevance_rewriter.json", "answer_relevance_rewriter.json"),
+        CONFIGS / "answer_relevance_rewriter.yaml",
+        "answer_relevance_rewriter.json",
+        "answer_relevance_rewriter.json",
+    ),
     "gpt_oss_answerability": (CONFIGS / "gpt_oss_answerability.yaml", "answerable.json", None),
     "gpt_oss_citations": (CONFIGS / "gpt_oss_citations.yaml", "citations.json", None),
     "gpt_oss_hallucination_detection": (
-        CONFIGS / "gpt_oss_hallucination_detection.yaml", "hallucination_detection.json", None),
+        CONFIGS / "gpt_oss_hallucination_detection.yaml",
+        "hallucination_detection.json",
+        None,
+    ),
     "gpt_oss_query_rewrite": (CONFIGS / "gpt_oss_query_rewrite.yaml", "query_rewrite.json", None),
 }
 OUTPUT_VECTORS = sorted(p.stem for p in (GRANITE_COMMON / "test_canned_output/model_output").glob("*.json"))
@@ -164,14 +173,17 @@ def test_reconstructed_config_matches_reference(name):
         pytest.importorskip("nltk", reason="the reference splits sentences with nltk")
     request, kwargs = _request_and_kwargs(name)
     canned_input = (GRANITE_COMMON / "test_canned_input" / f"{name}.json").read_text()
-    rewritten = gc.IntrinsicsRewriter(config_file=io_yaml).transform(gc.ChatCompletion.model_validate(request), **kwargs)
+    rewritten = gc.IntrinsicsRewriter(config_file=io_yaml).transform(
+        gc.ChatCompletion.model_validate(request), **kwargs
+    )
     assert rewritten.model_dump_json(indent=2) == canned_input
     if name not in OUTPUT_VECTORS:
         return
     processor = gc.IntrinsicsResultProcessor(config_file=io_yaml)
     response = (GRANITE_COMMON / "test_canned_output/model_output" / f"{name}.json").read_text()
-    result = processor.transform(ChatCompletionResponse.model_validate_json(response),
-                                 gc.ChatCompletion.model_validate_json(canned_input))
+    result = processor.transform(
+        ChatCompletionResponse.model_validate_json(response), gc.ChatCompletion.model_validate_json(canned_input)
+    )
     ours = intrinsics.load(io_yaml).process(json.loads(response), json.loads(canned_input))
     for theirs, mine in zip(result.choices, ours["choices"]):
         # Same operations in the same order: bit-identical, not just close.

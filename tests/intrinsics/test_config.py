@@ -46,8 +46,11 @@ def _rule(**changes):
     return _edited(transformations=[rule])
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")) + sorted(GRANITE_COMMON.glob("input_yaml*/*.yaml")),
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path",
+    sorted(CONFIGS.glob("*.yaml")) + sorted(GRANITE_COMMON.glob("input_yaml*/*.yaml")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
 def test_every_shipped_and_reference_file_loads(path):
     intrinsics.load(path)
 
@@ -61,34 +64,59 @@ def test_loaded_config_content():
     assert config.sentence_boundaries == {} and config.docs_as_message is None
 
 
-@pytest.mark.parametrize("data, key, words", [
-    (_edited(transformations=KeyError), "transformations", "required"),
-    (_edited(model=KeyError), "model", "required"),
-    (_edited(temprature=0.0), "temprature", "unknown key"),
-    (_edited(model=3), "model", "not of type"),
-    (_edited(parameters=[1]), "parameters", "not of type"),
-    (_edited(docs_as_message="xml"), "docs_as_message", "xml"),
-    (_edited(sentence_boundaries={"last_turn": "i"}), "sentence_boundaries.last_turn", "unknown key"),
-    (_rule(type="likelyhood"), "transformations[0].type", "likelyhood"),
-    (_rule(input_path="score"), "transformations[0].input_path", "not of type"),
-    (_rule(input_path=[1.5]), "transformations[0].input_path[0]", "not of type"),
-    (_rule(categories_to_values={"0": "low"}), "transformations[0].categories_to_values.0", "not of type"),
-    (_rule(categories_to_values={}), "transformations[0].categories_to_values", "non-empty"),
-    (_rule(output_name=None), "transformations[0].output_name", "unknown key"),
-    (_edited(transformations=[{"type": "nest", "input_path": []}]), "transformations[0].field_name", "required"),
-    (_edited(transformations=[{"type": "decode_sentences", "input_path": [None, "r"], "source": "last_message",
-                               "output_names": {"begin": "b"}}]),
-     "transformations[0].source", "sentence_boundaries has no 'last_message'"),
-    (_edited(sentence_boundaries={"last_message": "r"},
-             transformations=[{"type": "decode_sentences", "input_path": [None, "r"], "source": "last_message",
-                               "output_names": {"document_id": "d"}}]),
-     "transformations[0].output_names.document_id", "only valid with source 'documents'"),
-    (_edited(response_format="{not json"), "response_format", "not valid JSON"),
-    (_edited(response_format='{"type": "strnig"}'), "response_format", "not a valid JSON Schema"),
-    (_edited(response_format='[1, 2]'), "response_format", "must be a JSON Schema object"),
-    (_edited(instruction="Rate {}"), "instruction", "positional placeholder"),
-    (_edited(instruction="Rate {x"), "instruction", "not a valid format string"),
-])
+@pytest.mark.parametrize(
+    "data, key, words",
+    [
+        (_edited(transformations=KeyError), "transformations", "required"),
+        (_edited(model=KeyError), "model", "required"),
+        (_edited(temprature=0.0), "temprature", "unknown key"),
+        (_edited(model=3), "model", "not of type"),
+        (_edited(parameters=[1]), "parameters", "not of type"),
+        (_edited(docs_as_message="xml"), "docs_as_message", "xml"),
+        (_edited(sentence_boundaries={"last_turn": "i"}), "sentence_boundaries.last_turn", "unknown key"),
+        (_rule(type="likelyhood"), "transformations[0].type", "likelyhood"),
+        (_rule(input_path="score"), "transformations[0].input_path", "not of type"),
+        (_rule(input_path=[1.5]), "transformations[0].input_path[0]", "not of type"),
+        (_rule(categories_to_values={"0": "low"}), "transformations[0].categories_to_values.0", "not of type"),
+        (_rule(categories_to_values={}), "transformations[0].categories_to_values", "non-empty"),
+        (_rule(output_name=None), "transformations[0].output_name", "unknown key"),
+        (_edited(transformations=[{"type": "nest", "input_path": []}]), "transformations[0].field_name", "required"),
+        (
+            _edited(
+                transformations=[
+                    {
+                        "type": "decode_sentences",
+                        "input_path": [None, "r"],
+                        "source": "last_message",
+                        "output_names": {"begin": "b"},
+                    }
+                ]
+            ),
+            "transformations[0].source",
+            "sentence_boundaries has no 'last_message'",
+        ),
+        (
+            _edited(
+                sentence_boundaries={"last_message": "r"},
+                transformations=[
+                    {
+                        "type": "decode_sentences",
+                        "input_path": [None, "r"],
+                        "source": "last_message",
+                        "output_names": {"document_id": "d"},
+                    }
+                ],
+            ),
+            "transformations[0].output_names.document_id",
+            "only valid with source 'documents'",
+        ),
+        (_edited(response_format="{not json"), "response_format", "not valid JSON"),
+        (_edited(response_format='{"type": "strnig"}'), "response_format", "not a valid JSON Schema"),
+        (_edited(response_format="[1, 2]"), "response_format", "must be a JSON Schema object"),
+        (_edited(instruction="Rate {}"), "instruction", "positional placeholder"),
+        (_edited(instruction="Rate {x"), "instruction", "not a valid format string"),
+    ],
+)
 def test_invalid_files_name_the_key(tmp_path, data, key, words):
     error = _error(tmp_path, data)
     assert error.key == key, str(error)

@@ -79,14 +79,24 @@ def _response(rng: random.Random) -> dict:
     entries = []
     for i, token in enumerate(tokens):
         if i == index:
-            entries.append({"token": token, "logprob": chosen_lp,
-                            "top_logprobs": [{"token": t, "logprob": lp} for t, lp in
-                                             _alternatives(rng, token, chosen_lp)]})
+            entries.append(
+                {
+                    "token": token,
+                    "logprob": chosen_lp,
+                    "top_logprobs": [{"token": t, "logprob": lp} for t, lp in _alternatives(rng, token, chosen_lp)],
+                }
+            )
         else:
             entries.append({"token": token, "logprob": 0.0, "top_logprobs": [{"token": token, "logprob": 0.0}]})
     return {
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                     "logprobs": {"content": entries}, "finish_reason": "stop"}]
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": {"content": entries},
+                "finish_reason": "stop",
+            }
+        ]
     }
 
 

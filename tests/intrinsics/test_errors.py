@@ -7,9 +7,16 @@ from intrinsics import errors
 
 
 def test_hierarchy():
-    output_errors = [errors.NotJSONError, errors.TruncatedOutputError, errors.SchemaViolationError,
-                     errors.MissingFieldError, errors.MissingLogprobsError, errors.TokenNotFoundError,
-                     errors.NoCategoryMatchedError, errors.TransformError]
+    output_errors = [
+        errors.NotJSONError,
+        errors.TruncatedOutputError,
+        errors.SchemaViolationError,
+        errors.MissingFieldError,
+        errors.MissingLogprobsError,
+        errors.TokenNotFoundError,
+        errors.NoCategoryMatchedError,
+        errors.TransformError,
+    ]
     for cls in output_errors:
         assert issubclass(cls, errors.OutputError) and issubclass(cls, errors.IntrinsicError)
     assert issubclass(errors.MissingFieldError, errors.SchemaViolationError)

@@ -24,8 +24,10 @@ def _scalars(value, path=()):
 def _random_json(rng, depth=0):
     r = rng.random()
     if depth < 3 and r < 0.25:
-        return {rng.choice(["a", "score", "é", 'q"t', "1", "true"]): _random_json(rng, depth + 1)
-                for _ in range(rng.randint(0, 4))}
+        return {
+            rng.choice(["a", "score", "é", 'q"t', "1", "true"]): _random_json(rng, depth + 1)
+            for _ in range(rng.randint(0, 4))
+        }
     if depth < 3 and r < 0.45:
         return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
     return rng.choice([0, -7, 12345, 1.5, -2.5e-8, 1e21, True, False, None, "", "x", "4", "a\\b", "\u2603", '"q"'])
@@ -51,6 +53,10 @@ def test_compact_and_spaced_layouts():
     assert scalar_offsets('{"score": "4"}') == {("score",): (10, "4")}
     assert scalar_offsets('{ "score" :"4" }') == {("score",): (11, "4")}
     assert scalar_offsets("[1, [true, null], -0.5e3]") == {
-        (0,): (1, 1), (1, 0): (5, True), (1, 1): (11, None), (2,): (18, -500.0)}
+        (0,): (1, 1),
+        (1, 0): (5, True),
+        (1, 1): (11, None),
+        (2,): (18, -500.0),
+    }
     assert scalar_offsets('"bare"') == {(): (0, "bare")}
     assert scalar_offsets("{}") == {} and scalar_offsets("[]") == {}

@@ -64,14 +64,21 @@ def test_first_category_prefixed_by_a_token_takes_its_weight():
         {
             "model": None,
             "response_format": None,
-            "transformations": [{
-                "type": "likelihood", "input_path": [],
-                "categories_to_values": {"relevant": 1.0, "irrelevant": 0.0, "partially relevant": 0.5},
-            }],
+            "transformations": [
+                {
+                    "type": "likelihood",
+                    "input_path": [],
+                    "categories_to_values": {"relevant": 1.0, "irrelevant": 0.0, "partially relevant": 0.5},
+                }
+            ],
         },
         name="t",
     )
-    tokens = [('"', 0.0, []), ("part", -1.0, [("part", -1.0), ("ir", -0.7), ("re", -2.0)]), ('ially relevant"', 0.0, [])]
+    tokens = [
+        ('"', 0.0, []),
+        ("part", -1.0, [("part", -1.0), ("ir", -0.7), ("re", -2.0)]),
+        ('ially relevant"', 0.0, []),
+    ]
     # "part" is the chosen token but "partially relevant" is the value: the chosen value
     # weighs exp(-1.0); "ir" -> irrelevant; "re" -> relevant (first category it prefixes).
     value = intrinsic.process_choice(uncertainty_response(tokens)["choices"][0])
@@ -120,8 +127,13 @@ def test_every_wildcard_match_is_scored_from_its_own_token():
         },
         name="t",
     )
-    tokens = [('[{"f": "', 0.0, []), ("yes", -0.1, [("no", -2.0)]), ('"}, {"f": "', 0.0, []),
-              ("no", -0.2, [("yes", -1.5)]), ('"}]', 0.0, [])]
+    tokens = [
+        ('[{"f": "', 0.0, []),
+        ("yes", -0.1, [("no", -2.0)]),
+        ('"}, {"f": "', 0.0, []),
+        ("no", -0.2, [("yes", -1.5)]),
+        ('"}]', 0.0, []),
+    ]
     result = intrinsic.process_choice(uncertainty_response(tokens)["choices"][0])
     assert result[0]["f"] == pytest.approx(_expected([(-0.1, 1.0), (-2.0, 0.0)]))
     assert result[1]["f"] == pytest.approx(_expected([(-0.2, 0.0), (-1.5, 1.0)]))

@@ -118,7 +118,7 @@ def test_truncated(certainty, micro_response):
 
 def test_truncated_whitespace_run(certainty, micro_response):
     # What an untrained model under guided decoding does: whitespace until the limit.
-    _raises(certainty, _with_content(micro_response, '{ \n\n\n   ', "length"), TruncatedOutputError)
+    _raises(certainty, _with_content(micro_response, "{ \n\n\n   ", "length"), TruncatedOutputError)
 
 
 def test_schema_violation(certainty, micro_response):
@@ -132,7 +132,7 @@ def test_schema_violation_extra_field(certainty, micro_response):
 
 
 def test_required_field_missing(certainty, micro_response):
-    error = _raises(certainty, _with_content(micro_response, '{}'), MissingFieldError)
+    error = _raises(certainty, _with_content(micro_response, "{}"), MissingFieldError)
     assert isinstance(error, SchemaViolationError)
     assert "score" in str(error)
 
@@ -143,9 +143,7 @@ def test_rule_field_missing_without_schema():
         {
             "model": None,
             "response_format": None,
-            "transformations": [
-                {"type": "likelihood", "input_path": ["score"], "categories_to_values": {"1": 1.0}}
-            ],
+            "transformations": [{"type": "likelihood", "input_path": ["score"], "categories_to_values": {"1": 1.0}}],
         },
         name="t",
     )
@@ -175,9 +173,7 @@ def test_no_top_logprobs_on_the_value_token(certainty, micro_response):
 
 def test_value_token_not_found(certainty):
     # A token straddles the start of "4" and does not end with the whole literal.
-    response = uncertainty_response(
-        [('{"score": ', 0.0, []), ('"4', -0.2, [('"4', -0.2)]), ('"}', 0.0, [])]
-    )
+    response = uncertainty_response([('{"score": ', 0.0, []), ('"4', -0.2, [('"4', -0.2)]), ('"}', 0.0, [])])
     error = _raises(certainty, response, TokenNotFoundError)
     assert "character 11" in str(error)
 
@@ -239,19 +235,30 @@ def test_logprobs_workaround_reads_the_final_channel():
         {
             "model": None,
             "response_format": '{"type": "string", "enum": ["yes", "no"]}',
-            "transformations": [{"type": "likelihood", "input_path": [], "categories_to_values": {"yes": 1.0, "no": 0.0}}],
+            "transformations": [
+                {"type": "likelihood", "input_path": [], "categories_to_values": {"yes": 1.0, "no": 0.0}}
+            ],
             "logprobs_workaround": True,
         },
         name="t",
     )
     tokens = [
-        ("<|channel|>", 0.0, []), ("analysis", 0.0, []), ("<|message|>", 0.0, []), ("<|end|>", 0.0, []),
-        ("<|start|>", 0.0, []), ("assistant", 0.0, []),
-        ("<|channel|>", 0.0, []), ("final", 0.0, []), ("<|message|>", 0.0, []),
-        ('"', 0.0, []), ("yes", -0.25, [("yes", -0.25), ("no", -1.5)]), ('"', 0.0, []), ("<|return|>", 0.0, []),
+        ("<|channel|>", 0.0, []),
+        ("analysis", 0.0, []),
+        ("<|message|>", 0.0, []),
+        ("<|end|>", 0.0, []),
+        ("<|start|>", 0.0, []),
+        ("assistant", 0.0, []),
+        ("<|channel|>", 0.0, []),
+        ("final", 0.0, []),
+        ("<|message|>", 0.0, []),
+        ('"', 0.0, []),
+        ("yes", -0.25, [("yes", -0.25), ("no", -1.5)]),
+        ('"', 0.0, []),
+        ("<|return|>", 0.0, []),
     ]
     # The server left the channel markup in the content; the final channel is the truth.
-    response = uncertainty_response(tokens, content="<|channel|>final<|message|>\"yes\"")
+    response = uncertainty_response(tokens, content='<|channel|>final<|message|>"yes"')
     import math
 
     expected = math.exp(-0.25) / (math.exp(-0.25) + math.exp(-1.5))

@@ -29,8 +29,14 @@ def _intrinsic(**config):
 
 
 def test_uncertainty_rewrite(certainty):
-    request = {"model": "granite", "messages": deep(CONVERSATION), "max_completion_tokens": 500,
-               "temperature": 0.7, "stream": False, "user": "u1"}
+    request = {
+        "model": "granite",
+        "messages": deep(CONVERSATION),
+        "max_completion_tokens": 500,
+        "temperature": 0.7,
+        "stream": False,
+        "user": "u1",
+    }
     before = deep(request)
     body = certainty.rewrite(request)
     assert request == before
@@ -64,8 +70,10 @@ def test_schema_is_a_fresh_copy_per_request(certainty):
 
 def test_extra_body_is_flattened_and_documents_stay_top_level(certainty):
     docs = [{"doc_id": "1", "text": "My dog has fleas."}]
-    request = {"messages": deep(CONVERSATION), "extra_body": {"documents": docs, "top_k": 5,
-                                                              "chat_template_kwargs": {"thinking": False}}}
+    request = {
+        "messages": deep(CONVERSATION),
+        "extra_body": {"documents": docs, "top_k": 5, "chat_template_kwargs": {"thinking": False}},
+    }
     body = certainty.rewrite(request)
     assert body["documents"] == docs and body["top_k"] == 5
     assert body["chat_template_kwargs"] == {"thinking": False}
@@ -86,8 +94,9 @@ def test_temperature_defaults_to_greedy_unless_the_io_yaml_says():
     assert plain.rewrite({"messages": deep(CONVERSATION), "temperature": 0.9})["temperature"] == 0.0
     warm = _intrinsic(parameters={"temperature": 0.75})
     assert warm.rewrite({"messages": deep(CONVERSATION)})["temperature"] == 0.75
-    reference = intrinsics.from_dict({"model": None, "response_format": None, "transformations": None},
-                                     name="t", default_temperature=None)
+    reference = intrinsics.from_dict(
+        {"model": None, "response_format": None, "transformations": None}, name="t", default_temperature=None
+    )
     assert reference.rewrite({"messages": deep(CONVERSATION), "temperature": 0.9})["temperature"] == 0.9
     assert "temperature" not in reference.rewrite({"messages": deep(CONVERSATION)})
 
@@ -107,16 +116,19 @@ def test_instruction_sees_the_tagged_last_message():
     assert body["messages"][-1]["content"] == "Check: <i0> Yes. <i1> No."
 
 
-@pytest.mark.parametrize("request_body, field", [
-    ({}, "messages"),
-    ({"messages": []}, "messages"),
-    ({"messages": "hi"}, "messages"),
-    ({"messages": [{"content": "no role"}]}, "messages"),
-    ({"messages": [{"role": "user", "content": 5}]}, None),
-    ({"messages": [{"role": "user", "content": "x"}], "extra_body": []}, "extra_body"),
-    ({"messages": [{"role": "user", "content": "x"}], "documents": [{"doc_id": "1"}]}, "documents"),
-    ({"messages": [{"role": "user", "content": "x"}], "documents": "text"}, "documents"),
-])
+@pytest.mark.parametrize(
+    "request_body, field",
+    [
+        ({}, "messages"),
+        ({"messages": []}, "messages"),
+        ({"messages": "hi"}, "messages"),
+        ({"messages": [{"content": "no role"}]}, "messages"),
+        ({"messages": [{"role": "user", "content": 5}]}, None),
+        ({"messages": [{"role": "user", "content": "x"}], "extra_body": []}, "extra_body"),
+        ({"messages": [{"role": "user", "content": "x"}], "documents": [{"doc_id": "1"}]}, "documents"),
+        ({"messages": [{"role": "user", "content": "x"}], "documents": "text"}, "documents"),
+    ],
+)
 def test_malformed_requests_are_request_errors(certainty, request_body, field):
     with pytest.raises(RequestError) as info:
         certainty.rewrite(request_body)
@@ -130,20 +142,43 @@ def test_not_a_dict(certainty):
 
 def test_content_parts_are_read_as_text():
     intrinsic = _intrinsic(instruction="Echo: {last_message}", sentence_boundaries={"last_message": "r"})
-    parts = [{"type": "text", "text": "First. "}, {"type": "image_url", "image_url": {"url": "x"}},
-             {"type": "text", "text": "Second."}]
+    parts = [
+        {"type": "text", "text": "First. "},
+        {"type": "image_url", "image_url": {"url": "x"}},
+        {"type": "text", "text": "Second."},
+    ]
     body = intrinsic.rewrite({"messages": [{"role": "assistant", "content": parts}]})
     assert body["messages"][0]["content"] == "<r0> First. <r1> Second."
     assert body["messages"][-1]["content"] == "Echo: <r0> First. <r1> Second."
 
 
-@pytest.mark.parametrize("how, expected", [
-    ("string", [{"role": "user", "content": "You have access to the following documents:\n\n"
-                                            "[Document 1]\nMy dog.\n\n[Document 2]\nMy cat."}]),
-    ("json", [{"role": "user", "content": json.dumps([{"text": "My dog.", "title": "D", "doc_id": "1"},
-                                                      {"text": "My cat.", "doc_id": "2"}])}]),
-    ("roles", [{"role": "document 1", "content": "My dog."}, {"role": "document 2", "content": "My cat."}]),
-])
+@pytest.mark.parametrize(
+    "how, expected",
+    [
+        (
+            "string",
+            [
+                {
+                    "role": "user",
+                    "content": "You have access to the following documents:\n\n"
+                    "[Document 1]\nMy dog.\n\n[Document 2]\nMy cat.",
+                }
+            ],
+        ),
+        (
+            "json",
+            [
+                {
+                    "role": "user",
+                    "content": json.dumps(
+                        [{"text": "My dog.", "title": "D", "doc_id": "1"}, {"text": "My cat.", "doc_id": "2"}]
+                    ),
+                }
+            ],
+        ),
+        ("roles", [{"role": "document 1", "content": "My dog."}, {"role": "document 2", "content": "My cat."}]),
+    ],
+)
 def test_documents_as_messages(how, expected):
     intrinsic = _intrinsic(docs_as_message=how)
     docs = [{"doc_id": "1", "title": "D", "text": "My dog."}, {"doc_id": "2", "text": "My cat."}]

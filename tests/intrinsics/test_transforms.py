@@ -103,8 +103,13 @@ def test_explode_errors():
 
 def test_drop_duplicates_removes_duplicates_keeping_the_first():
     intrinsic = _intrinsic({"type": "drop_duplicates", "input_path": [], "target_fields": ["a", "b"]})
-    records = [{"a": 1, "b": 2, "n": 0}, {"a": 1, "b": 3, "n": 1}, {"a": 1, "b": 2, "n": 2}, {"a": [1], "b": 2, "n": 3},
-               {"a": [1], "b": 2, "n": 4}]
+    records = [
+        {"a": 1, "b": 2, "n": 0},
+        {"a": 1, "b": 3, "n": 1},
+        {"a": 1, "b": 2, "n": 2},
+        {"a": [1], "b": 2, "n": 3},
+        {"a": [1], "b": 2, "n": 4},
+    ]
     assert [r["n"] for r in _run(intrinsic, records)] == [0, 1, 3]
 
 
@@ -116,8 +121,14 @@ def test_drop_duplicates_needs_the_fields():
 
 # --- merge_spans ---------------------------------------------------------------------------
 
-MERGE = {"type": "merge_spans", "input_path": [], "group_fields": ["doc"], "begin_field": "b", "end_field": "e",
-         "text_field": "t"}
+MERGE = {
+    "type": "merge_spans",
+    "input_path": [],
+    "group_fields": ["doc"],
+    "begin_field": "b",
+    "end_field": "e",
+    "text_field": "t",
+}
 
 
 def test_merge_spans_merges_adjacent_spans_of_a_group_sorted():
@@ -143,12 +154,15 @@ def test_merge_spans_without_text_field_and_empty_list():
     assert _run(_intrinsic(rule), []) == []
 
 
-@pytest.mark.parametrize("records", [
-    [{"doc": "1", "b": 0, "e": 1, "t": "a"}, {"doc": "1", "b": 0, "e": 2, "t": "b"}],  # same start
-    [{"doc": "1", "b": 0, "e": 1, "t": "a", "extra": 1}],  # field outside span and groups
-    [{"doc": "1", "b": None, "e": 1, "t": "a"}],  # null span
-    [{"doc": "1", "b": 0, "e": 1, "t": "a"}, {"doc": 2, "b": 0, "e": 1, "t": "a"}],  # unorderable groups
-])
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"doc": "1", "b": 0, "e": 1, "t": "a"}, {"doc": "1", "b": 0, "e": 2, "t": "b"}],  # same start
+        [{"doc": "1", "b": 0, "e": 1, "t": "a", "extra": 1}],  # field outside span and groups
+        [{"doc": "1", "b": None, "e": 1, "t": "a"}],  # null span
+        [{"doc": "1", "b": 0, "e": 1, "t": "a"}, {"doc": 2, "b": 0, "e": 1, "t": "a"}],  # unorderable groups
+    ],
+)
 def test_merge_spans_errors(records):
     with pytest.raises(TransformError):
         _run(_intrinsic(MERGE), records)
@@ -156,16 +170,25 @@ def test_merge_spans_errors(records):
 
 # --- decode_sentences -----------------------------------------------------------------------
 
-DECODE_R = {"type": "decode_sentences", "source": "last_message", "input_path": [None, "r"],
-            "output_names": {"begin": "b", "end": "e", "text": "t"}}
-DECODE_C = {"type": "decode_sentences", "source": "documents", "input_path": [None, "c"],
-            "output_names": {"document_id": "d", "begin": "b", "end": "e", "text": "t"}}
+DECODE_R = {
+    "type": "decode_sentences",
+    "source": "last_message",
+    "input_path": [None, "r"],
+    "output_names": {"begin": "b", "end": "e", "text": "t"},
+}
+DECODE_C = {
+    "type": "decode_sentences",
+    "source": "documents",
+    "input_path": [None, "c"],
+    "output_names": {"document_id": "d", "begin": "b", "end": "e", "text": "t"},
+}
 
 
 def test_decode_last_message_sentences_after_rewrite():
     intrinsic = _intrinsic(DECODE_R, instruction="Check it.", sentence_boundaries={"last_message": "i"})
-    request = intrinsic.rewrite({"messages": [{"role": "user", "content": "Q?"},
-                                              {"role": "assistant", "content": "One. Two two.  Three!"}]})
+    request = intrinsic.rewrite(
+        {"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "One. Two two.  Three!"}]}
+    )
     assert request["messages"][-2]["content"] == "<i0> One. <i1> Two two. <i2> Three!"
     result = _run(intrinsic, [{"r": 2}, {"r": 0}], request)
     assert result == [{"r": 2, "b": 14, "e": 20, "t": "Three!"}, {"r": 0, "b": 0, "e": 5, "t": "One. "}]
@@ -174,18 +197,26 @@ def test_decode_last_message_sentences_after_rewrite():
 @pytest.mark.parametrize("how", [None, "json", "roles"])
 def test_decode_document_sentences_numbered_across_documents(how):
     intrinsic = _intrinsic(DECODE_C, sentence_boundaries={"documents": "c"}, docs_as_message=how)
-    request = intrinsic.rewrite({
-        "messages": [{"role": "user", "content": "Q?"}],
-        "documents": [{"doc_id": "a", "text": "A1. A2."}, {"doc_id": "b", "text": ""}, {"doc_id": "c", "text": "C1."}],
-    })
+    request = intrinsic.rewrite(
+        {
+            "messages": [{"role": "user", "content": "Q?"}],
+            "documents": [
+                {"doc_id": "a", "text": "A1. A2."},
+                {"doc_id": "b", "text": ""},
+                {"doc_id": "c", "text": "C1."},
+            ],
+        }
+    )
     result = _run(intrinsic, [{"c": 2}, {"c": 1}], request)
     assert result == [{"c": 2, "d": "c", "b": 0, "e": 3, "t": "C1."}, {"c": 1, "d": "a", "b": 4, "e": 7, "t": "A2."}]
 
 
 def test_decode_documents_from_the_reference_request_shape():
     intrinsic = _intrinsic(DECODE_C, sentence_boundaries={"documents": "c"})
-    request = {"messages": [{"role": "user", "content": "Q?"}],
-               "extra_body": {"documents": [{"doc_id": "0", "text": "<c0> X. <c1> Y."}]}}
+    request = {
+        "messages": [{"role": "user", "content": "Q?"}],
+        "extra_body": {"documents": [{"doc_id": "0", "text": "<c0> X. <c1> Y."}]},
+    }
     assert _run(intrinsic, [{"c": 1}], request) == [{"c": 1, "d": "0", "b": 3, "e": 5, "t": "Y."}]
 
 

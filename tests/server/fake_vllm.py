@@ -18,7 +18,12 @@ def adapter_output(digit_probs: dict[str, float], content: str | None = None, fi
     tokens = ['{"', "score", '":', ' "', chosen, '"}']
 
     def entry(tok, lp, top=None):
-        return {"token": tok, "logprob": lp, "bytes": list(tok.encode()), "top_logprobs": top or [{"token": tok, "logprob": lp}]}
+        return {
+            "token": tok,
+            "logprob": lp,
+            "bytes": list(tok.encode()),
+            "top_logprobs": top or [{"token": tok, "logprob": lp}],
+        }
 
     content_lp = [entry(t, 0.0) for t in tokens]
     top = [{"token": d, "logprob": math.log(p)} for d, p in sorted(digit_probs.items(), key=lambda kv: -kv[1])]
@@ -34,8 +39,14 @@ def completion(*contents, finish_reason="stop", logprobs=None, usage=(10, 5), to
         if tool_calls:
             message["tool_calls"] = tool_calls
         choices.append({"index": i, "message": message, "finish_reason": finish_reason, "logprobs": logprobs})
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m", "choices": choices,
-            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}}  # fmt: skip
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": choices,
+        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+    }
 
 
 def expected_certainty(digit_probs: dict[str, float]) -> float:

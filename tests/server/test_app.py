@@ -13,8 +13,15 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.settings import Settings
 
-COMPLETION = b'{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Paris"},"finish_reason":"stop"}]}'
-SSE = [b'data: {"choices":[{"delta":{"content":"Pa"}}]}\n\n', b'data: {"choices":[{"delta":{"content":"ris"}}]}\n\n', b"data: [DONE]\n\n"]
+COMPLETION = (
+    b'{"id":"c1","object":"chat.completion",'
+    b'"choices":[{"index":0,"message":{"role":"assistant","content":"Paris"},"finish_reason":"stop"}]}'
+)
+SSE = [
+    b'data: {"choices":[{"delta":{"content":"Pa"}}]}\n\n',
+    b'data: {"choices":[{"delta":{"content":"ris"}}]}\n\n',
+    b"data: [DONE]\n\n",
+]
 
 
 async def chunks(parts):
@@ -49,7 +56,9 @@ def test_base_model_body_passes_through_byte_for_byte():
 
 
 def test_base_model_stream_is_relayed_unchanged():
-    with make_client(lambda r: httpx.Response(200, content=chunks(SSE), headers={"content-type": "text/event-stream"})) as client:
+    with make_client(
+        lambda r: httpx.Response(200, content=chunks(SSE), headers={"content-type": "text/event-stream"})
+    ) as client:
         resp = chat(client, {**BASIC, "stream": True})
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
     assert resp.content == b"".join(SSE)
@@ -57,7 +66,9 @@ def test_base_model_stream_is_relayed_unchanged():
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_vllm_client_errors_pass_on_with_their_status(stream):
-    err = {"error": {"message": "max_tokens is too large", "type": "BadRequestError", "param": "max_tokens", "code": 400}}
+    err = {
+        "error": {"message": "max_tokens is too large", "type": "BadRequestError", "param": "max_tokens", "code": 400}
+    }
     with make_client(lambda r: httpx.Response(400, json=err)) as client:
         resp = chat(client, {**BASIC, "stream": stream})
     assert resp.status_code == 400 and resp.json() == err
@@ -107,7 +118,7 @@ def test_upstream_failures(exc, status, code, stream):
 
 
 def test_api_key_is_enforced_on_v1_only():
-    ok = lambda r: httpx.Response(200, content=COMPLETION)  # noqa: E731
+    ok = lambda r: httpx.Response(200, content=COMPLETION)
     with make_client(ok, api_key="s3cret") as client:
         assert chat(client, BASIC).status_code == 401
         assert chat(client, BASIC, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -137,7 +148,9 @@ def test_connection_lost_mid_stream_ends_with_an_error_event():
         yield SSE[0]
         raise httpx.ReadError("vLLM died")
 
-    with make_client(lambda r: httpx.Response(200, content=broken(), headers={"content-type": "text/event-stream"})) as client:
+    with make_client(
+        lambda r: httpx.Response(200, content=broken(), headers={"content-type": "text/event-stream"})
+    ) as client:
         resp = chat(client, {**BASIC, "stream": True})
         metrics = client.get("/metrics").text
     first, last = resp.content.split(b"\n\n")[:2]

@@ -29,29 +29,42 @@ def adapter(tmp_path, r):
     "make, fragment",
     [
         (lambda t: "model: {path: /no/such/model}\n", "/no/such/model does not exist"),
-        (lambda t: f"model: {{path: {model(t)}}}\nadapters: [{{name: uncertainty, path: {adapter(t, 64)}}}]\n"
-                   "vllm: {max_lora_rank: 32}\n", "LoRA rank 64"),
+        (
+            lambda t: (
+                f"model: {{path: {model(t)}}}\nadapters: [{{name: uncertainty, path: {adapter(t, 64)}}}]\n"
+                "vllm: {max_lora_rank: 32}\n"
+            ),
+            "LoRA rank 64",
+        ),
         (lambda t: f"model: {{path: {model(t)}}}\nsurprise: 1\n", "surprise: unknown key"),
-        (lambda t: f"model: {{path: {model(t)}}}\nadapters: [{{name: citations, path: {adapter(t, 8)}}}]\n"
-                   f"intrinsics_dir: {t}\n", "no io.yaml"),
+        (
+            lambda t: (
+                f"model: {{path: {model(t)}}}\nadapters: [{{name: citations, path: {adapter(t, 8)}}}]\n"
+                f"intrinsics_dir: {t}\n"
+            ),
+            "no io.yaml",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_config_fails_fast_with_a_clear_message(tmp_path, capsys, monkeypatch, make, fragment):
-    import server.launcher
+    import server.launch.engine
 
-    monkeypatch.setattr(server.launcher.VLLMProcess, "start", lambda self: pytest.fail("vLLM must not start"))
+    monkeypatch.setattr(server.launch.engine.VLLMProcess, "start", lambda self: pytest.fail("vLLM must not start"))
     assert main(["serve", "--config", deploy(tmp_path, make(tmp_path))]) == 2
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
 
 
 def test_launcher_command_line(tmp_path):
-    from server.launcher import vllm_command
-    from server.resolve import resolve
+    from server.launch.engine import vllm_command
+    from server.launch.resolve import resolve
     from server.settings import Settings
 
-    s = Settings(model={"path": str(model(tmp_path)), "served_name": "g"}, adapters=[{"name": "uncertainty", "path": str(adapter(tmp_path, 32))}],
-                 vllm={"port": 8123, "args": ["--dtype", "float32"], "python": "/opt/py"})  # fmt: skip
+    s = Settings(
+        model={"path": str(model(tmp_path)), "served_name": "g"},
+        adapters=[{"name": "uncertainty", "path": str(adapter(tmp_path, 32))}],
+        vllm={"port": 8123, "args": ["--dtype", "float32"], "python": "/opt/py"},
+    )
     cmd = vllm_command(s, resolve(s))
     assert cmd[:3] == ["/opt/py", "-m", "vllm.entrypoints.openai.api_server"]
     joined = " ".join(cmd)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from server.settings import ConfigError, Settings
+from server.settings import DeploymentError, Settings
 
 TINY = """
 model: {tiny: true}
@@ -36,7 +36,7 @@ def test_command_line_overrides_win_over_environment_and_none_is_ignored(tmp_pat
 
 def test_unknown_key_names_file_and_key(tmp_path):
     path = write(tmp_path, TINY + "vllm: {prot: 1}\n")
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DeploymentError) as err:
         Settings.load(path)
     assert str(path) in str(err.value) and "vllm.prot: unknown key" in str(err.value)
 
@@ -53,12 +53,12 @@ def test_unknown_key_names_file_and_key(tmp_path):
     ],
 )
 def test_invalid_files_fail_with_a_reason(tmp_path, text, fragment):
-    with pytest.raises(ConfigError, match=fragment):
+    with pytest.raises(DeploymentError, match=fragment):
         Settings.load(write(tmp_path, text))
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="no such config file"):
+    with pytest.raises(DeploymentError, match="no such config file"):
         Settings.load(tmp_path / "nope.yaml")
 
 

@@ -1,0 +1,18 @@
+"""Answer and certainty in one call: the ``certainty`` extension of base-model chat requests.
+
+A chat request to the base model may carry ``"certainty": true`` or
+``{"threshold": 0.6, "action": "flag" | "abstain" | "fallback"}`` (server defaults in the
+``certainty`` settings). The gateway generates the answer, scores every choice with the
+uncertainty intrinsic concurrently, and adds ``choices[i].certainty``; below the threshold the
+guard flags, abstains or asks the fallback model. A choice that cannot be scored, or whose
+scoring failed, keeps its answer with ``certainty: null`` and a ``certainty_error``.
+
+One request, in reading order::
+
+    options.resolve        the request's field over the server defaults (None: don't score)
+    serving.answer         non-streamed: answer, then score and guard every choice
+    streaming.answer       streamed: relay the chunks, score each choice as it finishes
+    scorer.Scorer          one choice's certainty (a call to the uncertainty adapter)
+    guard.Guard            flag / abstain / fallback on a scored choice
+    usage.Usage            tokens of every call, for ``usage.breakdown``
+"""

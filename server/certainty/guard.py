@@ -1,0 +1,81 @@
+"""The certainty guard: what happens to a scored choice whose certainty is below the threshold.
+
+- ``flag``: ``low_certainty: true`` (and ``false`` on the choices above it);
+- ``abstain``: the content becomes the configured message, the answer moves to ``original_content``;
+- ``fallback``: the original request goes to the configured fallback model, whose answer
+  replaces the choice's message; ``answered_by`` names the model that answered.
+"""
+
+from __future__ import annotations
+
+from ..deps import Gateway
+from ..errors import GatewayError
+from ..protocol import FallbackError
+from ..settings import CertaintySettings
+from ..upstream import Upstream
+from .options import FIELD, Options
+from .usage import Usage
+
+
+class Guard:
+    """Applies one request's guard ``opts`` to its scored choices."""
+
+    def __init__(self, gw: Gateway, payload: dict, opts: Options, usage: Usage):
+        self.gw, self.payload, self.opts, self.usage = gw, payload, opts, usage
+        self.settings = gw.settings.certainty
+
+    async def apply(self, choice: dict, fields: dict) -> None:
+        """Add the certainty ``fields`` to ``choice`` and act on it, in place."""
+        choice.update(fields)
+        certainty = fields.get(FIELD)
+        if self.opts.threshold is None or certainty is None:
+            return
+        choice["low_certainty"] = low = certainty < self.opts.threshold
+        if not low:
+            if self.opts.action == "fallback":
+                choice["answered_by"] = self.gw.served_name
+            return
+        self.gw.metrics.guard_actions.labels(self.opts.action).inc()
+        if self.opts.action == "abstain":
+            message = choice["message"]
+            choice.update(original_content=message.get("content"), abstained=True)
+            message["content"] = self.settings.abstain_message
+        elif self.opts.action == "fallback":
+            await self._fallback(choice)
+
+    async def _fallback(self, choice: dict) -> None:
+        fb, client = self.settings.fallback, self.gw.fallback
+        body = {**self.payload, "model": fb.model, "n": 1, "stream": False}
+        body.pop("stream_options", None)
+        try:
+            answer = await client.post_json(client.chat_path, body)
+            new = answer["choices"][0]
+        except (GatewayError, KeyError, IndexError, TypeError) as exc:
+            message = exc.message if isinstance(exc, GatewayError) else f"malformed answer ({exc!r})"
+            error = FallbackError(message=f"fallback {fb.model}: {message}")
+            choice.update(answered_by=self.gw.served_name, fallback_error=error.model_dump())
+            return
+        self.usage.add("fallback", answer.get("usage"))
+        choice.update(
+            original_content=choice["message"].get("content"),
+            message=new.get("message"),
+            finish_reason=new.get("finish_reason"),
+            answered_by=fb.model,
+        )
+
+
+def fallback_client(settings: CertaintySettings, connect_timeout_s: float, transport=None) -> Upstream | None:
+    """The client to the fallback model's OpenAI-compatible server, if one is configured
+    (its URL is an OpenAI base URL, so its chat path is ``/chat/completions`` below it)."""
+    fb = settings.fallback
+    if fb is None:
+        return None
+    headers = {"authorization": f"Bearer {fb.api_key}"} if fb.api_key else None
+    return Upstream(
+        fb.url,
+        api_prefix="",
+        timeout_s=fb.timeout_s,
+        connect_timeout_s=connect_timeout_s,
+        headers=headers,
+        transport=transport,
+    )

@@ -1,0 +1,82 @@
+"""One choice's certainty: a call to the uncertainty adapter on the conversation and its answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import intrinsics
+
+from ..deps import Gateway
+from ..errors import GatewayError, InvalidRequest, from_intrinsics
+from ..intrinsic.serving import adapter_call
+from ..protocol import CertaintyError
+from .options import FIELD
+from .usage import Usage
+
+
+def unscorable(choice: dict) -> CertaintyError | None:
+    """Why a finished choice cannot be scored, or ``None`` if it can."""
+    message = choice.get("message") or {}
+    if message.get("tool_calls"):
+        return CertaintyError(code="tool_calls", message="The answer is a tool call; only text answers are scored.")
+    if choice.get("finish_reason") == "length":
+        return CertaintyError(
+            code="truncated", message="The answer was cut off (finish_reason 'length'); it is not scored."
+        )
+    if not (message.get("content") or "").strip():
+        return CertaintyError(code="empty_content", message="The answer is empty; there is nothing to score.")
+    return None
+
+
+def not_scored(error: CertaintyError) -> dict:
+    """The fields of a choice that has no certainty."""
+    return {FIELD: None, "certainty_error": error.model_dump()}
+
+
+class Scorer:
+    """Scores the answers to one request (``payload``, without the extension) with the
+    configured certainty intrinsic; the scoring calls' usage goes into ``usage``."""
+
+    def __init__(self, gw: Gateway, payload: dict, usage: Usage):
+        self.gw, self.payload, self.usage = gw, payload, usage
+        self.name = gw.settings.certainty.intrinsic
+        self.intrinsic = gw.intrinsics.get(self.name)
+        if self.intrinsic is None:
+            raise InvalidRequest(
+                f"certainty scoring needs the '{self.name}' intrinsic, which this server does not serve.", param=FIELD
+            )
+        self._scoring: dict[str, asyncio.Future] = {}  # answer text -> its one scoring call
+
+    async def score(self, choice: dict) -> dict:
+        """The certainty fields of one finished choice (``message`` with its final content).
+
+        Choices with the same text share one scoring call: the adapter decodes greedily, so
+        the same conversation always gets the same certainty (common with ``n`` > 1)."""
+        error = unscorable(choice)
+        if error is not None:
+            return not_scored(error)
+        text = choice["message"]["content"]
+        if text not in self._scoring:
+            self._scoring[text] = asyncio.ensure_future(self._score_text(text))
+        fields = dict(await self._scoring[text])
+        if fields[FIELD] is not None:
+            self.gw.metrics.certainty.labels(self.name).observe(fields[FIELD])
+        return fields
+
+    async def _score_text(self, text: str) -> dict:
+        messages = [*self.payload["messages"], {"role": "assistant", "content": text}]
+        scoring = {"model": self.name, "messages": messages}
+        if self.payload.get("documents"):
+            scoring["documents"] = self.payload["documents"]  # RAG answers are scored against their documents
+        try:
+            rewritten, response = await adapter_call(self.gw, self.intrinsic, scoring)
+            self.usage.add("certainty", response.get("usage"))
+            choice = (response.get("choices") or [{}])[0]
+            try:
+                return {FIELD: self.intrinsic.process_choice(choice, rewritten)[FIELD]}
+            except intrinsics.IntrinsicError as exc:
+                raise from_intrinsics(self.name, exc) from None
+        except GatewayError as exc:
+            code = exc.code or "scoring_failed"
+            self.gw.metrics.upstream_errors.labels(code).inc()
+            return not_scored(CertaintyError(code=code, message=exc.message))

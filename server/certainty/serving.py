@@ -1,0 +1,54 @@
+"""The base model's answer with its certainty, non-streamed: answer, then score and guard each choice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from ..deps import Gateway
+from ..disconnect import until_disconnect
+from .guard import Guard
+from .options import Options, strip_extension
+from .scorer import Scorer
+from .usage import Usage
+
+
+class CertaintyCall:
+    """One request's scoring state: the request as vLLM sees it, its scorer, guard and usage."""
+
+    def __init__(self, gw: Gateway, payload: dict, opts: Options):
+        self.gw, self.opts = gw, opts
+        self.payload = strip_extension(payload)
+        self.usage = Usage()
+        self.scorer = Scorer(gw, self.payload, self.usage)
+        self.guard = Guard(gw, self.payload, opts, self.usage)
+
+    async def finish(self, choice: dict) -> dict:
+        """Score one finished choice and guard it in place; returns the choice."""
+        await self.guard.apply(choice, await self.scorer.score(choice))
+        return choice
+
+    def answer_body(self) -> dict:
+        """The request for the answer itself, non-streamed."""
+        body = {**self.payload, "stream": False}
+        body.pop("stream_options", None)
+        return body
+
+
+async def answer_with_certainty(gw: Gateway, payload: dict, opts: Options) -> dict:
+    """Generate the answer (non-streamed), score and guard every choice concurrently; the completion."""
+    call = CertaintyCall(gw, payload, opts)
+    completion = await gw.upstream.post_json(gw.upstream.chat_path, call.answer_body())
+    await asyncio.gather(*(call.finish(c) for c in completion.get("choices") or []))
+    completion["usage"] = call.usage.total(completion.get("usage"))
+    return completion
+
+
+async def answer(request: Request, gw: Gateway, payload: dict, opts: Options) -> Response:
+    """The JSON answer to a non-streamed base-model request that asks for certainty; a client
+    that disconnects cancels the answer and its scoring."""
+    completion = await until_disconnect(request, answer_with_certainty(gw, payload, opts))
+    return Response(orjson.dumps(completion), media_type="application/json")

@@ -1,0 +1,36 @@
+"""Token usage of every call one certainty request makes: the answer, its scoring, the fallback."""
+
+from __future__ import annotations
+
+USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _zero() -> dict:
+    return dict.fromkeys(USAGE_KEYS, 0)
+
+
+def _add(into: dict, usage: dict | None) -> None:
+    for key in USAGE_KEYS:
+        into[key] += (usage or {}).get(key) or 0
+
+
+class Usage:
+    """The scoring and fallback calls' usage, added up as they finish."""
+
+    def __init__(self) -> None:
+        self.parts = {"certainty": _zero(), "fallback": _zero()}
+
+    def add(self, part: str, usage: dict | None) -> None:
+        """Count one call's ``usage`` under ``part`` (``certainty`` or ``fallback``)."""
+        _add(self.parts[part], usage)
+
+    def total(self, answer_usage: dict | None) -> dict | None:
+        """The answer's usage plus every other call, with ``breakdown`` itemising them
+        (``None`` when the answer reported none)."""
+        if answer_usage is None:
+            return None
+        total = _zero()
+        for part in (answer_usage, *self.parts.values()):
+            _add(total, part)
+        total["breakdown"] = {"answer": {k: answer_usage.get(k, 0) for k in USAGE_KEYS}, **self.parts}
+        return total

@@ -1,0 +1,1 @@
+"""``POST /v1/chat/completions``: the route (``api_router``) and its dispatch (``serving``)."""

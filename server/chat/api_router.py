@@ -1,0 +1,17 @@
+"""``POST /v1/chat/completions``: the route; ``serving`` decides what answers it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from ..deps import GatewayDep, require_api_key
+from . import serving
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.post("/v1/chat/completions")
+async def create_chat_completion(request: Request, gw: GatewayDep) -> Response:
+    """A chat completion from the base model (with certainty if asked) or from an intrinsic."""
+    return await serving.chat_completion(request, gw)

@@ -1,0 +1,66 @@
+"""Dispatch a chat request on its ``model``: the base model, an intrinsic, or 404.
+
+The body is read once and validated once. The base model's requests go to vLLM as they came
+(pass-through) unless they ask for certainty; an intrinsic's name runs that intrinsic.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from ..certainty import options, streaming
+from ..certainty import serving as certainty_serving
+from ..deps import Gateway
+from ..errors import InvalidRequest, ModelNotFound
+from ..intrinsic.serving import run_intrinsic
+from ..passthrough import forward
+from ..protocol import ChatCompletionRequest
+
+
+async def chat_completion(request: Request, gw: Gateway) -> Response:
+    """Answer one ``POST /v1/chat/completions``."""
+    body = await request.body()
+    payload = parse_body(body)
+    try:
+        chat = ChatCompletionRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    stream = bool(chat.stream)
+    if chat.model == gw.served_name:
+        request.state.model = chat.model
+        return await answer_base(request, gw, body, payload, chat)
+    intrinsic = gw.intrinsics.get(chat.model)
+    request.state.model = chat.model if intrinsic else "unknown"
+    if intrinsic is None:
+        raise ModelNotFound(f"The model '{chat.model}' does not exist; see GET /v1/models.", param="model")
+    return await run_intrinsic(request, gw, chat.model, intrinsic, payload, stream=stream)
+
+
+async def answer_base(
+    request: Request, gw: Gateway, body: bytes, payload: dict, chat: ChatCompletionRequest
+) -> Response:
+    """The base model's answer: passed through untouched, or with its certainty when asked."""
+    opts = options.resolve(chat.certainty, gw.settings.certainty, gw.fallback is not None)
+    stream = bool(chat.stream)
+    if opts is None:
+        if options.FIELD in payload:
+            body = orjson.dumps(options.strip_extension(payload))
+        return await forward(request, gw.upstream, body, stream=stream, path=gw.upstream.chat_path)
+    if stream:
+        return await streaming.answer(request, gw, payload, opts)
+    return await certainty_serving.answer(request, gw, payload, opts)
+
+
+def parse_body(body: bytes) -> dict:
+    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return payload

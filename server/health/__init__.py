@@ -1,0 +1,1 @@
+"""``GET /health``: the gateway and its vLLM, for humans and health checks."""

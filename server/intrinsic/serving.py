@@ -1,0 +1,74 @@
+"""Serve an intrinsic: rewrite the chat for its adapter, call vLLM, transform the answer.
+
+The client's conversation is rewritten by the intrinsics core (instruction turn, guided JSON
+schema, greedy decoding, logprobs), sent to the adapter non-streamed, and the adapter's raw
+JSON is turned into the intrinsic's result (for uncertainty ``{"certainty": 0.xx}``), which is
+answered as an ordinary chat completion. A streaming client gets that completion as one
+content chunk, then ``[DONE]``. The certainty feature scores answers through ``adapter_call``.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+import intrinsics
+
+from .. import sse
+from ..deps import Gateway
+from ..disconnect import until_disconnect
+from ..errors import InvalidRequest, from_intrinsics
+
+#: Gateway-only request field: arguments for an intrinsic's instruction, never sent to vLLM.
+KWARGS_FIELD = "intrinsic_kwargs"
+#: Fields an adapter call never forwards: it is never streamed (the result exists only once it
+#: is complete), and the gateway's own extensions are not vLLM's.
+NOT_FORWARDED = ("stream", "stream_options", "certainty", KWARGS_FIELD)
+
+
+async def adapter_call(
+    gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict, request: Request | None = None
+) -> tuple[dict, dict]:
+    """Rewrite a chat request ``payload`` for ``intrinsic`` and send it to its adapter.
+
+    Returns (the rewritten request, vLLM's raw response). Raises ``InvalidRequest`` (400)
+    for requests the intrinsic cannot take; vLLM failures raise the upstream errors. With
+    ``request``, a client that disconnects cancels the call."""
+    kwargs = payload.get(KWARGS_FIELD) or {}
+    if not isinstance(kwargs, dict):
+        raise InvalidRequest(f"'{KWARGS_FIELD}' must be an object of instruction arguments.", param=KWARGS_FIELD)
+    payload = {k: v for k, v in payload.items() if k not in NOT_FORWARDED}
+    try:
+        rewritten = intrinsic.rewrite(payload, **kwargs)
+    except intrinsics.IntrinsicError as exc:
+        raise from_intrinsics(intrinsic.name, exc) from None
+    work = gw.upstream.post_json(gw.upstream.chat_path, rewritten)
+    return rewritten, await (until_disconnect(request, work) if request is not None else work)
+
+
+async def call_intrinsic(
+    gw: Gateway, name: str, intrinsic: intrinsics.Intrinsic, payload: dict, request: Request | None = None
+) -> dict:
+    """Run intrinsic ``name`` on a chat request ``payload``; return the processed completion
+    (each choice's content is the JSON of its result, e.g. ``{"certainty": 0.46}``)."""
+    rewritten, response = await adapter_call(gw, intrinsic, payload, request)
+    try:
+        return intrinsic.process(response, rewritten)
+    except intrinsics.IntrinsicError as exc:
+        raise from_intrinsics(name, exc) from None
+
+
+async def run_intrinsic(
+    request: Request, gw: Gateway, name: str, intrinsic: intrinsics.Intrinsic, payload: dict, *, stream: bool
+) -> Response:
+    """The HTTP answer for an intrinsic request, streamed (one chunk + ``[DONE]``) or not."""
+    result = await call_intrinsic(gw, name, intrinsic, payload, request)
+    for choice in result.get("choices", []):
+        value = orjson.loads(choice["message"]["content"])
+        if isinstance(value, dict) and isinstance(value.get("certainty"), float):
+            gw.metrics.certainty.labels(name).observe(value["certainty"])
+    if not stream:
+        return Response(orjson.dumps(result), media_type="application/json")
+    events = sse.completion_events(result, sse.include_usage(payload))
+    return StreamingResponse(iter(events), media_type=sse.MEDIA_TYPE)
