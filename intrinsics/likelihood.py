@@ -99,7 +99,7 @@ class Likelihood:
                 alt_value = self._alternative(token)
             if alt_value is not _NO_MATCH:
                 lp = alt.get("logprob")
-                if type(lp) is not float:
+                if type(lp) is not float or not (_MIN_LOGPROB < lp <= 0.0):
                     lp = _logprob(alt, path)
                 values.append(alt_value)
                 weights.append(exp(lp))
@@ -141,8 +141,16 @@ def _hashable(value: Any) -> bool:
     return not isinstance(value, (dict, list))
 
 
+#: Below every finite float: the fast path's range check then also refuses -inf (and NaN).
+_MIN_LOGPROB = -math.inf
+
+
 def _logprob(entry: dict, path: tuple) -> float:
+    # A log-probability is a finite number <= 0; anything else (NaN, +-inf, a positive value
+    # that would overflow exp) cannot weigh a category and must not yield a made-up number.
     lp = entry.get("logprob")
     if not isinstance(lp, (int, float)) or isinstance(lp, bool):
         raise MissingLogprobsError(f"likelihood rule at {list(path)}: a token has no numeric logprob")
+    if not (math.isfinite(lp) and lp <= 0):
+        raise MissingLogprobsError(f"likelihood rule at {list(path)}: logprob {lp!r} is not a finite number <= 0")
     return lp

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
+from . import openapi
 from .certainty.guard import fallback_client
 from .chat.api_router import router as chat_router
 from .deps import Gateway
 from .errors import install_handlers
 from .health.api_router import router as health_router
 from .intrinsic.catalog import load_intrinsics
+from .limits import BodyLimit, InFlightLimit
 from .metrics import MetricsMiddleware
 from .metrics import router as metrics_router
 from .models.api_router import router as models_router
+from .protocol import ChatCompletionRequest
 from .settings import Settings
 from .upstream import Upstream
+
+log = logging.getLogger("granite_certainty")
 
 
 def upstream_url(settings: Settings) -> str:
@@ -42,6 +48,8 @@ def create_app(
         upstream_url(settings),
         timeout_s=settings.upstream_timeout_s,
         connect_timeout_s=settings.upstream_connect_timeout_s,
+        pool_timeout_s=settings.limits.pool_timeout_s,
+        retry_after_s=settings.limits.retry_after_s,
         transport=transport,
     )
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
@@ -52,6 +60,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.unauthenticated_exposure:
+            log.warning(
+                "SERVING WITHOUT AUTHENTICATION on %s: anyone who can reach this address can use the models. "
+                "Set api_key (or api_keys), or allow_unauthenticated: true if that is intended.",
+                settings.host,
+            )
         yield
         for client in (upstream, gateway.fallback):
             if client is not None:
@@ -60,7 +74,11 @@ def create_app(
     app = FastAPI(title="granite-certainty", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
     install_handlers(app)
+    # The last added is the outermost: metrics see every answer, shed or not.
+    app.add_middleware(BodyLimit, limits=settings.limits)
+    app.add_middleware(InFlightLimit, limits=settings.limits)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
     for router in (health_router, metrics_router, models_router, chat_router):
         app.include_router(router)
+    openapi.install(app, [ChatCompletionRequest])
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
@@ -28,6 +29,13 @@ class Gateway:
     metrics: Metrics = field(default_factory=Metrics)
     #: The certainty guard's fallback model server, when one is configured.
     fallback: Upstream | None = None
+    #: Load bounds shared by every request (scoring slots); built from ``settings.limits``.
+    scoring_slots: asyncio.Semaphore | None = None
+
+    def __post_init__(self) -> None:
+        self.api_keys = tuple(k.encode() for k in self.settings.keys)
+        if self.scoring_slots is None:
+            self.scoring_slots = asyncio.Semaphore(self.settings.limits.scoring_total)
 
 
 async def get_gateway(request: Request) -> Gateway:
@@ -36,12 +44,15 @@ async def get_gateway(request: Request) -> Gateway:
 
 
 async def require_api_key(request: Request) -> None:
-    """Enforce ``Authorization: Bearer <api_key>`` when the deployment sets an API key."""
-    key = request.app.state.gateway.settings.api_key
-    if not key:
+    """Enforce ``Authorization: Bearer <key>`` when the deployment sets API keys (any one of them)."""
+    keys = request.app.state.gateway.api_keys
+    if not keys:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), key.encode()):
+    token = given.strip().encode()
+    # Compare with every key (no early exit), so the time taken says nothing about which matched.
+    matched = [secrets.compare_digest(token, key) for key in keys]
+    if scheme.lower() != "bearer" or not token or not any(matched):
         raise Unauthorized("Missing or invalid API key: send 'Authorization: Bearer <key>'.")
 
 

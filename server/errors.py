@@ -6,8 +6,12 @@ Exceptions the gateway raises on purpose::
      ├── InvalidRequest                400 invalid_request_error
      ├── Unauthorized                  401 authentication_error
      ├── ModelNotFound                 404 model_not_found
+     ├── RequestTimeout                408 the body arrived too slowly
+     ├── PayloadTooLarge               413 the body is over the limit
+     ├── ServerOverloaded              503 too many requests in flight (Retry-After)
      ├── AdapterOutputError            502 bad adapter output (names the raw output)
      ├── UpstreamUnavailable           503 vLLM unreachable / connection lost
+     │    └── UpstreamBusy             503 no free connection to vLLM in time (Retry-After)
      ├── UpstreamTimeout               504 vLLM too slow
      └── UpstreamStatus                vLLM's own 4xx/5xx, passed on with its message
 
@@ -26,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 import intrinsics
 
@@ -40,8 +45,18 @@ class GatewayError(Exception):
     status = 500
     type = "server_error"
     code: str | None = None
+    #: Extra response headers (``Retry-After`` on load shedding, ``WWW-Authenticate`` on 401).
+    headers: dict[str, str] | None = None
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.param = param
@@ -49,6 +64,14 @@ class GatewayError(Exception):
             self.code = code
         if status is not None:
             self.status = status
+        if headers is not None:
+            self.headers = headers
+
+    def response(self) -> Response:
+        """This error as the OpenAI-shaped HTTP response."""
+        return error_response(
+            self.status, self.message, self.type, param=self.param, code=self.code, headers=self.headers
+        )
 
 
 class InvalidRequest(GatewayError):
@@ -61,6 +84,25 @@ class Unauthorized(GatewayError):
     """No valid API key was sent."""
 
     status, type, code = 401, "authentication_error", "invalid_api_key"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class RequestTimeout(GatewayError):
+    """The request body did not arrive within the read timeout."""
+
+    status, type, code = 408, "invalid_request_error", "request_timeout"
+
+
+class PayloadTooLarge(GatewayError):
+    """The request body is larger than the configured limit."""
+
+    status, type, code = 413, "invalid_request_error", "request_too_large"
+
+
+class ServerOverloaded(GatewayError):
+    """The gateway is answering as many requests as it allows; the client should retry."""
+
+    status, type, code = 503, "server_error", "server_overloaded"
 
 
 class ModelNotFound(GatewayError):
@@ -79,6 +121,12 @@ class UpstreamUnavailable(GatewayError):
     """vLLM cannot be reached, or the connection broke."""
 
     status, type, code = 503, "upstream_error", "upstream_unavailable"
+
+
+class UpstreamBusy(UpstreamUnavailable):
+    """Every connection to vLLM is busy: shed load now rather than queue without bound."""
+
+    code = "upstream_busy"
 
 
 class UpstreamTimeout(GatewayError):
@@ -115,6 +163,26 @@ def error_response(status: int, message: str, type: str, *, param=None, code=Non
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+def describe_validation(errors: list[dict]) -> tuple[str | None, str]:
+    """The parameter path (``messages.2.role``) and message of the most specific validation
+    error: of a value that matches no member of a union, the member it came closest to."""
+    if not errors:
+        return None, "invalid request"
+    best = max(errors, key=lambda e: len(_field_path(e.get("loc", ()))))
+    msg = best["msg"].removeprefix("Value error, ")
+    return ".".join(_field_path(best.get("loc", ()))) or None, msg
+
+
+def _field_path(loc) -> list[str]:
+    # pydantic names a union's member in the location ("str", "list[ContentPart]",
+    # "CertaintyRequest"); a client knows only field names and indices.
+    return [str(p) for p in loc if p != "body" and not (isinstance(p, str) and _is_type_tag(p))]
+
+
+def _is_type_tag(part: str) -> bool:
+    return "[" in part or part in ("str", "int", "float", "bool", "dict", "list", "none") or part[:1].isupper()
+
+
 def install_handlers(app: FastAPI) -> None:
     """Make every error leave the app in the OpenAI shape."""
 
@@ -122,16 +190,13 @@ def install_handlers(app: FastAPI) -> None:
     async def _gateway(request: Request, exc: GatewayError) -> Response:
         if exc.status >= 500:
             request.app.state.gateway.metrics.upstream_errors.labels(exc.code).inc()
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc.status, exc.message, exc.type, param=exc.param, code=exc.code, headers=headers)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-        param = ".".join(loc) or None
+        param, msg = describe_validation(exc.errors())
         return error_response(
-            400, f"{param or 'body'}: {first['msg']}", "invalid_request_error", param=param, code="invalid_request"
+            400, f"{param or 'body'}: {msg}", "invalid_request_error", param=param, code="invalid_request"
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -141,7 +206,8 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, str(exc.detail), kind, code=code)
 
     @app.exception_handler(ClientDisconnected)
-    async def _gone(request: Request, exc: ClientDisconnected) -> Response:
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: Exception) -> Response:
         # Nobody reads this answer; 499 (nginx's "client closed request") keeps the metrics honest.
         return Response(status_code=499)
 

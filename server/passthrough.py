@@ -1,7 +1,11 @@
 """Requests for the base model go to vLLM as the client sent them, bytes in and bytes out.
 
 The body is forwarded unchanged (every OpenAI and vLLM field kept, no re-serialisation),
-and the answer, streamed or not, is relayed without parsing it.
+and a good answer, streamed or not, is relayed without parsing it. What is checked costs
+next to nothing: a success must say it is JSON (or SSE, streamed) and look like a JSON object; an error answer (rare) is
+parsed and rewritten in the OpenAI shape, whatever a proxy in between made of it (HTML, text);
+and a stream that ends without ``[DONE]`` gets an error event and ``[DONE]`` (checked on the
+last bytes only).
 """
 
 from __future__ import annotations
@@ -14,40 +18,72 @@ from fastapi.responses import Response, StreamingResponse
 
 from . import sse
 from .disconnect import until_disconnect
-from .errors import GatewayError
-from .upstream import Upstream
+from .errors import GatewayError, UpstreamStatus
+from .upstream import Upstream, upstream_status_error
 
 
 async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: bool, path: str) -> Response:
     """Relay ``body`` to vLLM's ``path`` and its answer back; vLLM's own errors pass on as they are."""
     if not stream:
         resp = await until_disconnect(request, upstream.post(path, body))
+        if resp.status_code < 400 and not _is_json_object(resp):
+            return not_an_answer(resp).response()
         return relay_response(resp, resp.content)
 
     stack = AsyncExitStack()
     resp = await stack.enter_async_context(upstream.stream(path, body))
-    if resp.status_code >= 400:
+    if resp.status_code >= 400 or not resp.headers.get("content-type", "").startswith(sse.MEDIA_TYPE):
         async with stack:
-            return relay_response(resp, await resp.aread())
+            content = await resp.aread()
+        if resp.status_code < 400:
+            return not_an_answer(resp).response()
+        return relay_response(resp, content)
 
     async def relay_chunks():
         # Leaving this generator (done, client gone, or failure) closes the upstream response,
         # which is how a client that disconnects cancels its vLLM request.
+        tail = b""
         async with stack:
             try:
                 async for chunk in resp.aiter_raw():
+                    tail = (tail + chunk)[-32:]
                     yield chunk
             except (httpx.TransportError, GatewayError) as exc:
                 request.app.state.gateway.metrics.upstream_errors.labels("upstream_unavailable").inc()
                 # The status line is already sent: report the failure as the stream's last events.
                 for event in sse.upstream_lost(exc):
                     yield event
+                return
+        if not sse.ends_done(tail):
+            request.app.state.gateway.metrics.upstream_errors.labels("upstream_unavailable").inc()
+            for event in sse.upstream_lost(None):
+                yield event
 
     media_type = resp.headers.get("content-type", sse.MEDIA_TYPE)
     return StreamingResponse(relay_chunks(), status_code=resp.status_code, media_type=media_type)
 
 
 def relay_response(resp: httpx.Response, content: bytes) -> Response:
-    """vLLM's answer (already read) as our response, status and content type kept."""
+    """vLLM's answer (already read) as our response: a success as it came, status and content
+    type kept; an error in the OpenAI shape, with vLLM's status, message, type and param."""
+    if resp.status_code >= 400:
+        return upstream_status_error(resp.status_code, content).response()
     media_type = resp.headers.get("content-type", "application/json")
     return Response(content, status_code=resp.status_code, media_type=media_type)
+
+
+def not_an_answer(resp: httpx.Response) -> UpstreamStatus:
+    """The error for a success status whose body is not what the endpoint answers with."""
+    kind = resp.headers.get("content-type") or "no content type"
+    return UpstreamStatus(f"vLLM answered {resp.status_code} with {kind}, not an OpenAI answer.", status=502)
+
+
+def _is_json_object(resp: httpx.Response) -> bool:
+    # Constant-time: the content type and the first and last bytes (a body cut short, or a text
+    # or HTML page, fails it), not a parse of what is relayed unparsed.
+    content = resp.content.strip()
+    return (
+        resp.headers.get("content-type", "").startswith("application/json")
+        and content[:1] == b"{"
+        and content[-1:] == b"}"
+    )

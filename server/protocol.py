@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class OpenAIBase(BaseModel):
@@ -18,17 +28,35 @@ class OpenAIBase(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+#: The roles OpenAI's API and the Granite chat template know (``function`` is OpenAI's legacy tool role).
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class ContentPart(OpenAIBase):
+    """One part of a message's content: text parts must carry a string (other kinds pass on)."""
+
+    type: StrictStr
+    text: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _text_part_has_text(self) -> ContentPart:
+        # A text part without its text is as broken as one whose text is not a string.
+        if self.type == "text" and self.text is None:
+            raise ValueError("a 'text' content part needs a string 'text'")
+        return self
+
+
 class ChatMessage(OpenAIBase):
     """One message of a conversation; content is text, parts, or none (tool calls)."""
 
-    role: str
-    content: str | list[Any] | None = None
+    role: Role
+    content: StrictStr | list[ContentPart] | None = None
 
 
 class StreamOptions(OpenAIBase):
     """``stream_options``: whether the stream ends with a usage chunk."""
 
-    include_usage: bool | None = None
+    include_usage: StrictBool | None = None
 
 
 GuardAction = Literal["flag", "abstain", "fallback"]
@@ -38,7 +66,8 @@ class CertaintyRequest(BaseModel):
     """The ``certainty`` extension as an object: a guard threshold and what to do below it."""
 
     model_config = ConfigDict(extra="forbid")
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: A number (``"0.5"`` is refused, not read as one), so that comparing it cannot fail later.
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, strict=True, allow_inf_nan=False)
     action: GuardAction | None = None
 
 
@@ -61,16 +90,25 @@ class FallbackError(BaseModel):
 class ChatCompletionRequest(OpenAIBase):
     """``POST /v1/chat/completions``: what must be there and well-typed before we forward it."""
 
-    model: str
+    model: StrictStr
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool | None = False
+    stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
-    n: int | None = Field(default=None, ge=1)
+    n: StrictInt | None = Field(default=None, ge=1)
     documents: list[dict[str, Any]] | None = None
     #: Arguments for an intrinsic's instruction template (e.g. ``{"requirement": "..."}``).
     intrinsic_kwargs: dict[str, Any] | None = None
     #: Base model only: score the answer (``true``) and optionally guard it (an object).
     certainty: StrictBool | CertaintyRequest | None = None
+
+    @field_validator("messages", "documents")
+    @classmethod
+    def _within_limits(cls, items: list | None, info: ValidationInfo) -> list | None:
+        # The server's limits come in the validation context (``chat.serving.parse_request``).
+        limit = ((info.context or {}).get("limits") or {}).get(f"max_{info.field_name}")
+        if items is not None and limit is not None and len(items) > limit:
+            raise ValueError(f"at most {limit} {info.field_name} are accepted, got {len(items)}")
+        return items
 
 
 class ModelCard(OpenAIBase):
@@ -87,3 +125,18 @@ class ModelList(OpenAIBase):
 
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class ErrorObject(BaseModel):
+    """The ``error`` of every failed answer (OpenAI's shape)."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every failed answer: ``{"error": {...}}``."""
+
+    error: ErrorObject

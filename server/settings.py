@@ -118,17 +118,58 @@ class CertaintySettings(_Strict):
     fallback: FallbackSettings | None = None
 
 
+class LimitSettings(_Strict):
+    """Bounds on the work one request, and all requests together, can cause (docs/reliability.md)."""
+
+    #: Largest request body accepted (413 above it, checked before the body is parsed).
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: A body must arrive whole within this many seconds of its first byte being awaited (else 408).
+    body_read_timeout_s: float = Field(default=30.0, gt=0)
+    #: Deepest JSON nesting accepted; at most 254, the deepest orjson writes back.
+    max_json_depth: int = Field(default=64, ge=8, le=254)
+    #: Requests being answered at once, gateway-wide; above it 503 ``server_overloaded`` with
+    #: ``Retry-After`` (health, readiness and metrics are never refused).
+    max_in_flight: int = Field(default=512, ge=1)
+    max_messages: int = Field(default=1024, ge=1)
+    max_documents: int = Field(default=256, ge=0)
+    #: Most choices (``n``) of a request whose answers are scored for certainty.
+    max_n: int = Field(default=8, ge=1)
+    #: Scoring calls of one request that run at once, and of the whole gateway.
+    scoring_per_request: int = Field(default=4, ge=1)
+    scoring_total: int = Field(default=64, ge=1)
+    #: How long a scoring call waits for a gateway-wide slot before its choice is left unscored.
+    scoring_wait_s: float = Field(default=10.0, gt=0)
+    #: How long a call waits for a free connection to vLLM before 503 ``upstream_busy``.
+    pool_timeout_s: float = Field(default=1.0, gt=0)
+    #: The ``Retry-After`` (seconds) sent with every load-shedding answer.
+    retry_after_s: int = Field(default=1, ge=0)
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class Settings(BaseSettings):
     """Everything one deployment needs; built once and handed to ``create_app``."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+        # A variable that is set but empty (a missing Kubernetes secret, ``export VAR=``) is as
+        # if unset: it must never turn authentication off by replacing a configured key with "".
+        env_ignore_empty=True,
     )
 
     host: str = "127.0.0.1"
     port: int = 8000
     #: When set, ``/v1/*`` requires ``Authorization: Bearer <api_key>``.
     api_key: str | None = None
+    #: More keys, each accepted like ``api_key`` (for rotation, or one key per client).
+    api_keys: list[str] = Field(default_factory=list)
+    #: Serve without a key on an address other than loopback without the start-up warning.
+    allow_unauthenticated: bool = False
     #: Seconds to wait for vLLM on one request (connect and read).
     upstream_timeout_s: float = 600.0
     upstream_connect_timeout_s: float = 5.0
@@ -142,6 +183,26 @@ class Settings(BaseSettings):
     adapters: list[AdapterSettings] = Field(default_factory=list)
     vllm: VLLMSettings = Field(default_factory=VLLMSettings)
     certainty: CertaintySettings = Field(default_factory=CertaintySettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @model_validator(mode="after")
+    def _no_empty_keys(self) -> Settings:
+        # An empty key would mean "no authentication" to a careless check: refuse it outright.
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key is empty; remove it to serve without authentication")
+        if any(not k.strip() for k in self.api_keys):
+            raise ValueError("api_keys holds an empty key")
+        return self
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every API key the gateway accepts; empty: no authentication."""
+        return tuple(k for k in (self.api_key, *self.api_keys) if k)
+
+    @property
+    def unauthenticated_exposure(self) -> bool:
+        """Serving without a key on an address others can reach, and not explicitly allowed."""
+        return not self.keys and not _is_loopback(self.host) and not self.allow_unauthenticated
 
     @model_validator(mode="after")
     def _adapter_sources(self) -> Settings:

@@ -40,12 +40,16 @@ def include_usage(payload: dict) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-def upstream_lost(exc: BaseException) -> list[bytes]:
-    """The end of a stream whose upstream broke mid-way: an OpenAI error event, then ``[DONE]``."""
-    err = error_body(
-        f"vLLM connection lost mid-stream: {type(exc).__name__}", "upstream_error", code="upstream_unavailable"
-    )
-    return [event(err), DONE]
+def upstream_lost(exc: BaseException | None) -> list[bytes]:
+    """The end of a stream whose upstream broke mid-way (``exc``; ``None``: it stopped without
+    ``[DONE]``): an OpenAI error event, then ``[DONE]``."""
+    why = f"connection lost mid-stream: {type(exc).__name__}" if exc else "stream ended without [DONE]"
+    return [event(error_body(f"vLLM {why}", "upstream_error", code="upstream_unavailable")), DONE]
+
+
+def ends_done(tail: bytes) -> bool:
+    """Whether the last bytes of a raw SSE stream are its ``[DONE]`` event (any line ending)."""
+    return tail.rstrip(b"\r\n").endswith(b"data: [DONE]") or tail.rstrip(b"\r\n").endswith(b"data:[DONE]")
 
 
 def completion_events(completion: dict, with_usage: bool = False) -> list[bytes]:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import httpx
 import orjson
 
-from .errors import UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
+from .errors import UpstreamBusy, UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
 
 JSON_HEADERS = {"content-type": "application/json"}
 #: The chat endpoint below an OpenAI API root (vLLM's is ``/v1``; a fallback's URL is the root).
@@ -34,15 +34,20 @@ class Upstream:
         api_prefix: str = "/v1",
         timeout_s: float = 600.0,
         connect_timeout_s: float = 5.0,
+        pool_timeout_s: float | None = None,
+        retry_after_s: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         #: The chat completions path on this server, for every call that asks it for an answer.
         self.chat_path = api_prefix.rstrip("/") + CHAT_PATH
+        self.retry_after_s = retry_after_s
         self.client = httpx.AsyncClient(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            # A short pool timeout: when every connection is busy, shed the request at once
+            # (503 + Retry-After) instead of queueing it for the whole read timeout.
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool_timeout_s or timeout_s),
             # The default pool (100 connections, 20 kept alive) throttles concurrent clients.
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30),
             transport=transport,
@@ -51,7 +56,7 @@ class Upstream:
 
     async def post(self, path: str, body: bytes) -> httpx.Response:
         """POST a JSON body and read the whole answer; transport failures raise typed errors."""
-        async with _mapped():
+        async with _mapped(self.retry_after_s):
             return await self.client.post(path, content=body, headers=JSON_HEADERS)
 
     async def post_json(self, path: str, payload: dict) -> dict:
@@ -61,16 +66,20 @@ class Upstream:
         if resp.status_code >= 400:
             raise upstream_status_error(resp.status_code, resp.content)
         try:
-            return orjson.loads(resp.content)
+            answer = orjson.loads(resp.content)
         except orjson.JSONDecodeError:
+            answer = None
+        if not isinstance(answer, dict):
             raise UpstreamStatus(
-                f"vLLM answered {resp.status_code} with a body that is not JSON: {resp.content[:200]!r}", status=502
-            ) from None
+                f"vLLM answered {resp.status_code} with a body that is not a JSON object: {resp.content[:200]!r}",
+                status=502,
+            )
+        return answer
 
     @asynccontextmanager
     async def stream(self, path: str, body: bytes) -> AsyncIterator[httpx.Response]:
         """POST and yield the response unread, for byte-for-byte streaming to the client."""
-        async with _mapped():
+        async with _mapped(self.retry_after_s):
             request = self.client.build_request("POST", path, content=body, headers=JSON_HEADERS)
             resp = await self.client.send(request, stream=True)
         try:
@@ -80,7 +89,7 @@ class Upstream:
 
     async def get(self, path: str, timeout_s: float | None = None) -> httpx.Response:
         """GET ``path``; transport failures raise typed errors."""
-        async with _mapped():
+        async with _mapped(self.retry_after_s):
             kwargs = {"timeout": timeout_s} if timeout_s is not None else {}
             return await self.client.get(path, **kwargs)
 
@@ -90,11 +99,15 @@ class Upstream:
 
 
 @asynccontextmanager
-async def _mapped():
+async def _mapped(retry_after_s: int):
     try:
         yield
+    except httpx.PoolTimeout:
+        raise UpstreamBusy(
+            "Every connection to vLLM is busy; retry shortly.", headers={"Retry-After": str(retry_after_s)}
+        ) from None
     except httpx.TimeoutException as exc:
-        if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        if isinstance(exc, httpx.ConnectTimeout):
             raise UpstreamUnavailable(f"vLLM is not reachable: {type(exc).__name__}") from None
         raise UpstreamTimeout(f"vLLM did not answer in time ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
@@ -102,18 +115,17 @@ async def _mapped():
 
 
 def upstream_status_error(status: int, content: bytes) -> UpstreamStatus:
-    """vLLM's error answer as our error, keeping its message, type, param and status."""
+    """vLLM's error answer as our error, keeping its status and, where they are strings, its
+    message, type and param (a body that is not an OpenAI error is quoted, shortened)."""
     try:
-        err = orjson.loads(content)
-        err = err.get("error", err) if isinstance(err, dict) else {}
+        body = orjson.loads(content)
     except orjson.JSONDecodeError:
-        err = {}
-    message = err.get("message") if isinstance(err, dict) else None
-    exc = UpstreamStatus(
-        str(message or content[:500].decode(errors="replace") or f"vLLM answered {status}"),
-        status=status,
-        param=err.get("param") if isinstance(err, dict) else None,
-    )
-    if isinstance(err, dict) and isinstance(err.get("type"), str):
-        exc.type = err["type"]
+        body = None
+    err = body.get("error", body) if isinstance(body, dict) else None
+    err = err if isinstance(err, dict) else {}
+    text = lambda key: err.get(key) if isinstance(err.get(key), str) else None
+    message = text("message") or content[:500].decode(errors="replace").strip() or f"vLLM answered {status}"
+    exc = UpstreamStatus(message, status=status, param=text("param"))
+    if text("type"):
+        exc.type = text("type")
     return exc

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..deps import Gateway
 from ..errors import GatewayError
 from ..protocol import FallbackError
@@ -15,6 +17,32 @@ from ..settings import CertaintySettings
 from ..upstream import Upstream
 from .options import FIELD, Options
 from .usage import Usage
+
+log = logging.getLogger("granite_certainty")
+
+#: The request fields a fallback model gets: OpenAI's chat parameters, nothing gateway- or
+#: vLLM-specific (``documents``, guided decoding, ``chat_template_kwargs``) and nothing unknown.
+FALLBACK_FIELDS = frozenset(
+    {
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+    }
+)
 
 
 class Guard:
@@ -45,14 +73,20 @@ class Guard:
 
     async def _fallback(self, choice: dict) -> None:
         fb, client = self.settings.fallback, self.gw.fallback
-        body = {**self.payload, "model": fb.model, "n": 1, "stream": False}
-        body.pop("stream_options", None)
+        body = {k: v for k, v in self.payload.items() if k in FALLBACK_FIELDS}
+        body.update(model=fb.model, n=1, stream=False)
         try:
             answer = await client.post_json(client.chat_path, body)
             new = answer["choices"][0]
+            message = new.get("message") if isinstance(new, dict) else None
+            if not isinstance(message, dict) or not isinstance(message.get("content"), str | None):
+                raise TypeError("its choice has no message")
         except (GatewayError, KeyError, IndexError, TypeError) as exc:
-            message = exc.message if isinstance(exc, GatewayError) else f"malformed answer ({exc!r})"
-            error = FallbackError(message=f"fallback {fb.model}: {message}")
+            # The fallback's own words are not passed on: a remote server's error text can hold
+            # what the client must not see (its key, its internals). Status and code say enough.
+            why = f"{exc.code or 'error'}, status {exc.status}" if isinstance(exc, GatewayError) else "malformed answer"
+            log.warning("certainty fallback %s failed: %s", fb.model, why)
+            error = FallbackError(message=f"The fallback model {fb.model} failed ({why}); the first answer is kept.")
             choice.update(answered_by=self.gw.served_name, fallback_error=error.model_dump())
             return
         self.usage.add("fallback", answer.get("usage"))

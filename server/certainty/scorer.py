@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import intrinsics
 
 from ..deps import Gateway
-from ..errors import GatewayError, InvalidRequest, from_intrinsics
+from ..errors import AdapterOutputError, GatewayError, InvalidRequest, from_intrinsics
 from ..intrinsic.serving import adapter_call
 from ..protocol import CertaintyError
 from .options import FIELD
 from .usage import Usage
+
+log = logging.getLogger("granite_certainty")
 
 
 def unscorable(choice: dict) -> CertaintyError | None:
@@ -23,8 +26,9 @@ def unscorable(choice: dict) -> CertaintyError | None:
         return CertaintyError(
             code="truncated", message="The answer was cut off (finish_reason 'length'); it is not scored."
         )
-    if not (message.get("content") or "").strip():
-        return CertaintyError(code="empty_content", message="The answer is empty; there is nothing to score.")
+    content = message.get("content")
+    if not isinstance(content, str) or not content.strip():
+        return CertaintyError(code="empty_content", message="The answer has no text; there is nothing to score.")
     return None
 
 
@@ -46,6 +50,7 @@ class Scorer:
                 f"certainty scoring needs the '{self.name}' intrinsic, which this server does not serve.", param=FIELD
             )
         self._scoring: dict[str, asyncio.Future] = {}  # answer text -> its one scoring call
+        self._mine = asyncio.Semaphore(gw.settings.limits.scoring_per_request)
 
     async def score(self, choice: dict) -> dict:
         """The certainty fields of one finished choice (``message`` with its final content).
@@ -64,19 +69,43 @@ class Scorer:
         return fields
 
     async def _score_text(self, text: str) -> dict:
+        # Two bounds: this request's own calls, then a slot among the whole gateway's; a choice
+        # that cannot get one in time is left unscored (its answer is kept), not queued for ever.
+        limits, slots = self.gw.settings.limits, self.gw.scoring_slots
+        async with self._mine:
+            try:
+                await asyncio.wait_for(slots.acquire(), limits.scoring_wait_s)
+            except asyncio.TimeoutError:
+                busy = "Every scoring slot of the server is busy; the answer is not scored."
+                return self._failed("scoring_busy", busy)
+            try:
+                return await self._call_adapter(text)
+            finally:
+                slots.release()
+
+    async def _call_adapter(self, text: str) -> dict:
         messages = [*self.payload["messages"], {"role": "assistant", "content": text}]
         scoring = {"model": self.name, "messages": messages}
         if self.payload.get("documents"):
             scoring["documents"] = self.payload["documents"]  # RAG answers are scored against their documents
         try:
             rewritten, response = await adapter_call(self.gw, self.intrinsic, scoring)
+            if not isinstance(response, dict):
+                raise AdapterOutputError(f"The '{self.name}' adapter's answer is not a JSON object.")
             self.usage.add("certainty", response.get("usage"))
-            choice = (response.get("choices") or [{}])[0]
+            choices = response.get("choices")
+            if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+                raise AdapterOutputError(f"The '{self.name}' adapter's answer has no choices.")
             try:
-                return {FIELD: self.intrinsic.process_choice(choice, rewritten)[FIELD]}
+                return {FIELD: self.intrinsic.process_choice(choices[0], rewritten)[FIELD]}
             except intrinsics.IntrinsicError as exc:
                 raise from_intrinsics(self.name, exc) from None
         except GatewayError as exc:
-            code = exc.code or "scoring_failed"
-            self.gw.metrics.upstream_errors.labels(code).inc()
-            return not_scored(CertaintyError(code=code, message=exc.message))
+            return self._failed(exc.code or "scoring_failed", exc.message)
+        except Exception as exc:  # any failure of scoring must keep the answer, never lose it
+            log.warning("scoring with %s failed: %s: %s", self.name, type(exc).__name__, exc)
+            return self._failed("scoring_failed", f"Scoring failed: {type(exc).__name__}.")
+
+    def _failed(self, code: str, message: str) -> dict:
+        self.gw.metrics.upstream_errors.labels(code).inc()
+        return not_scored(CertaintyError(code=code, message=message))

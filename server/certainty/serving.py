@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from ..deps import Gateway
 from ..disconnect import until_disconnect
+from ..errors import UpstreamStatus
 from .guard import Guard
 from .options import Options, strip_extension
 from .scorer import Scorer
@@ -42,9 +43,18 @@ async def answer_with_certainty(gw: Gateway, payload: dict, opts: Options) -> di
     """Generate the answer (non-streamed), score and guard every choice concurrently; the completion."""
     call = CertaintyCall(gw, payload, opts)
     completion = await gw.upstream.post_json(gw.upstream.chat_path, call.answer_body())
-    await asyncio.gather(*(call.finish(c) for c in completion.get("choices") or []))
+    await asyncio.gather(*(call.finish(c) for c in checked_choices(completion)))
     completion["usage"] = call.usage.total(completion.get("usage"))
     return completion
+
+
+def checked_choices(completion: dict) -> list[dict]:
+    """The choices of vLLM's chat completion, each with a ``message`` object; a 502 for an answer
+    that is not one (there is nothing to score, and nothing safe to pass on)."""
+    choices = completion.get("choices")
+    if isinstance(choices, list) and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices):
+        return choices
+    raise UpstreamStatus("vLLM's answer is not a chat completion (its choices are malformed).", status=502)
 
 
 async def answer(request: Request, gw: Gateway, payload: dict, opts: Options) -> Response:

@@ -24,8 +24,9 @@ from httpx_sse import SSEError
 
 from .. import sse
 from ..deps import Gateway
+from ..disconnect import until_disconnect
 from ..errors import GatewayError
-from ..passthrough import relay_response
+from ..passthrough import not_an_answer, relay_response
 from .options import Options
 from .serving import CertaintyCall, answer_with_certainty
 
@@ -37,15 +38,16 @@ async def answer(request: Request, gw: Gateway, payload: dict, opts: Options) ->
     """The SSE answer to a streamed base-model request that asks for certainty."""
     with_usage = sse.include_usage(payload)
     if opts.threshold is not None and opts.action in ("abstain", "fallback"):
-        completion = await answer_with_certainty(gw, payload, opts)
+        completion = await until_disconnect(request, answer_with_certainty(gw, payload, opts))
         return StreamingResponse(iter(sse.completion_events(completion, with_usage)), media_type=sse.MEDIA_TYPE)
 
     call = CertaintyCall(gw, payload, opts)
     stack = AsyncExitStack()
     resp = await stack.enter_async_context(gw.upstream.stream(gw.upstream.chat_path, orjson.dumps(call.payload)))
-    if resp.status_code >= 400:
+    if resp.status_code >= 400 or not resp.headers.get("content-type", "").startswith(sse.MEDIA_TYPE):
         async with stack:
-            return relay_response(resp, await resp.aread())
+            content = await resp.aread()
+        return relay_response(resp, content) if resp.status_code >= 400 else not_an_answer(resp).response()
     events = _relay_and_score(stack, resp, call, with_usage)
     return StreamingResponse(events, status_code=resp.status_code, media_type=sse.MEDIA_TYPE)
 
@@ -60,14 +62,27 @@ class _Choices:
         self.tasks: dict[int, asyncio.Task] = {}
 
     def read(self, chunk: dict) -> None:
-        """Take in one chunk's deltas; start scoring each choice that it finishes."""
-        for c in chunk.get("choices") or []:
-            i, delta = c.get("index", 0), c.get("delta") or {}
-            self.texts.setdefault(i, []).append(delta.get("content") or "")
+        """Take in one chunk's deltas; start scoring each choice that it finishes. Parts that
+        are not what a chat chunk holds are ignored here (they are relayed all the same)."""
+        choices = chunk.get("choices")
+        for c in choices if isinstance(choices, list) else ():
+            if not isinstance(c, dict):
+                continue
+            i, delta = c.get("index", 0), c.get("delta")
+            if not isinstance(i, int) or not isinstance(delta, dict | None):
+                continue
+            delta = delta or {}
+            content = delta.get("content")
+            self.texts.setdefault(i, []).append(content if isinstance(content, str) else "")
             if delta.get("tool_calls"):
                 self.tool_calls.add(i)
             if c.get("finish_reason") and i not in self.tasks:
-                self.tasks[i] = asyncio.create_task(self._score(i, c["finish_reason"]))
+                self.tasks[i] = asyncio.create_task(self._score(i, str(c["finish_reason"])))
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether some choice the stream began has not finished."""
+        return any(i not in self.tasks for i in self.texts)
 
     async def _score(self, index: int, finish_reason: str) -> tuple[int, dict]:
         message = {"role": "assistant", "content": "".join(self.texts[index])}
@@ -85,34 +100,49 @@ class _Choices:
 async def _relay_and_score(stack: AsyncExitStack, resp: httpx.Response, call: CertaintyCall, with_usage: bool):
     choices = _Choices(call)
     usage_chunk = template = None
-    async with stack:
-        try:
-            async for event in sse.aiter_events(resp):
-                if event.data == sse.DONE_DATA:
-                    continue  # sent by us, after the certainty chunks
-                chunk = orjson.loads(event.data)
-                if not chunk.get("choices") and chunk.get("usage"):
-                    usage_chunk = chunk  # held back: it must count the scoring calls too
-                    continue
-                template = template or chunk
-                choices.read(chunk)
-                yield sse.encode(event)
-        except (httpx.TransportError, GatewayError, SSEError, orjson.JSONDecodeError) as exc:
+    ended = False
+    try:
+        async with stack:
+            try:
+                async for event in sse.aiter_events(resp):
+                    if event.data == sse.DONE_DATA:
+                        ended = True
+                        continue  # sent by us, after the certainty chunks
+                    chunk = _parsed(event.data)
+                    if chunk is not None and not chunk.get("choices") and chunk.get("usage"):
+                        usage_chunk = chunk  # held back: it must count the scoring calls too
+                        continue
+                    if chunk is not None:
+                        template = template or chunk
+                        choices.read(chunk)
+                    yield sse.encode(event)  # an event that does not parse is relayed, not fatal
+            except (httpx.TransportError, GatewayError, SSEError) as exc:
+                ended, lost = False, exc
+            else:
+                lost = None
+        if not ended or choices.unfinished:
+            # Cut off (or ended without [DONE]): the answer is incomplete, so nothing is scored.
             call.gw.metrics.upstream_errors.labels("upstream_unavailable").inc()
-            choices.cancel()
-            for event in sse.upstream_lost(exc):
+            for event in sse.upstream_lost(lost):
                 yield event
             return
-        except BaseException:
-            choices.cancel()  # client gone: stop scoring for nobody
-            raise
-    for done in asyncio.as_completed(choices.tasks.values()):
-        index, fields = await done
-        yield sse.event(_certainty_chunk(template, index, fields))
-    if usage_chunk is not None and with_usage:
-        usage_chunk["usage"] = call.usage.total(usage_chunk.get("usage"))
-        yield sse.event(usage_chunk)
-    yield sse.DONE
+        for done in asyncio.as_completed(choices.tasks.values()):
+            index, fields = await done
+            yield sse.event(_certainty_chunk(template, index, fields))
+        if usage_chunk is not None and with_usage:
+            usage_chunk["usage"] = call.usage.total(usage_chunk.get("usage"))
+            yield sse.event(usage_chunk)
+        yield sse.DONE
+    finally:
+        choices.cancel()  # done, failed, or the client is gone: no scoring runs on for nobody
+
+
+def _parsed(data: str) -> dict | None:
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return chunk if isinstance(chunk, dict) else None
 
 
 def _certainty_chunk(template: dict | None, index: int, fields: dict) -> dict:

@@ -9,9 +9,14 @@ def _zero() -> dict:
     return dict.fromkeys(USAGE_KEYS, 0)
 
 
-def _add(into: dict, usage: dict | None) -> None:
+def _add(into: dict, usage: object) -> None:
+    # vLLM's usage is counted only where it is what it should be: an object of token counts.
+    if not isinstance(usage, dict):
+        return
     for key in USAGE_KEYS:
-        into[key] += (usage or {}).get(key) or 0
+        value = usage.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            into[key] += value
 
 
 class Usage:
@@ -27,7 +32,7 @@ class Usage:
     def total(self, answer_usage: dict | None) -> dict | None:
         """The answer's usage plus every other call, with ``breakdown`` itemising them
         (``None`` when the answer reported none)."""
-        if answer_usage is None:
+        if not isinstance(answer_usage, dict):
             return None
         total = _zero()
         for part in (answer_usage, *self.parts.values()):

@@ -24,9 +24,10 @@ from ..protocol import ChatCompletionRequest
 async def chat_completion(request: Request, gw: Gateway) -> Response:
     """Answer one ``POST /v1/chat/completions``."""
     body = await request.body()
-    payload = parse_body(body)
+    limits = gw.settings.limits
+    payload = parse_body(body, limits.max_json_depth)
     try:
-        chat = ChatCompletionRequest.model_validate(payload)
+        chat = ChatCompletionRequest.model_validate(payload, context={"limits": limits.model_dump()})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     stream = bool(chat.stream)
@@ -50,17 +51,35 @@ async def answer_base(
         if options.FIELD in payload:
             body = orjson.dumps(options.strip_extension(payload))
         return await forward(request, gw.upstream, body, stream=stream, path=gw.upstream.chat_path)
+    max_n = gw.settings.limits.max_n
+    if (chat.n or 1) > max_n:
+        raise InvalidRequest(f"n: at most {max_n} choices are scored for certainty, got {chat.n}.", param="n")
     if stream:
         return await streaming.answer(request, gw, payload, opts)
     return await certainty_serving.answer(request, gw, payload, opts)
 
 
-def parse_body(body: bytes) -> dict:
-    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+def parse_body(body: bytes, max_depth: int) -> dict:
+    """The request body as a JSON object no deeper than ``max_depth``, or a 400 saying what is wrong."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    if too_deep(payload, max_depth):
+        raise InvalidRequest(f"The request body is nested deeper than {max_depth} levels.")
     return payload
+
+
+def too_deep(value: object, max_depth: int) -> bool:
+    """Whether JSON ``value`` nests containers more than ``max_depth`` deep (iterative: a deep
+    value must not exhaust the stack of the check meant to refuse it)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -9,6 +11,12 @@ from ..deps import GatewayDep
 from ..errors import GatewayError
 
 router = APIRouter()
+
+
+def public_url(url: str) -> str:
+    """``url`` without credentials (``http://user:key@host`` → ``http://host``), fit to show anyone."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @router.get("/health")
@@ -20,5 +28,6 @@ async def health(gw: GatewayDep) -> JSONResponse:
     except GatewayError as exc:
         upstream = exc.message
     ok = upstream == "ok"
-    body = {"status": "ok" if ok else "degraded", "upstream": {"url": gw.upstream.base_url, "status": upstream}}
+    shown = public_url(gw.upstream.base_url)
+    body = {"status": "ok" if ok else "degraded", "upstream": {"url": shown, "status": upstream}}
     return JSONResponse(body, status_code=200 if ok else 503)

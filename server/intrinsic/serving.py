@@ -18,7 +18,7 @@ import intrinsics
 from .. import sse
 from ..deps import Gateway
 from ..disconnect import until_disconnect
-from ..errors import InvalidRequest, from_intrinsics
+from ..errors import AdapterOutputError, InvalidRequest, from_intrinsics
 
 #: Gateway-only request field: arguments for an intrinsic's instruction, never sent to vLLM.
 KWARGS_FIELD = "intrinsic_kwargs"
@@ -57,6 +57,11 @@ async def call_intrinsic(
         return intrinsic.process(response, rewritten)
     except intrinsics.IntrinsicError as exc:
         raise from_intrinsics(name, exc) from None
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+        # vLLM's answer is not shaped as a chat completion at all (e.g. ``choices`` not a list).
+        raise AdapterOutputError(
+            f"The '{name}' adapter's answer is not a chat completion ({type(exc).__name__}).", param="model"
+        ) from None
 
 
 async def run_intrinsic(

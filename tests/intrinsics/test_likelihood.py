@@ -54,6 +54,14 @@ def test_masked_alternatives_weigh_nothing(certainty):
     assert value == pytest.approx(_expected([(-0.3, 0.25), (-2.0, 0.15)]))
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.5, 1000.0, 1])
+@pytest.mark.parametrize("where", ["chosen", "alternative"])
+def test_a_logprob_that_is_not_finite_and_at_most_zero_is_refused_not_used(certainty, bad, where):
+    tokens = score_tokens("4", bad, [("5", -1.0)]) if where == "chosen" else score_tokens("4", -0.5, [("5", bad)])
+    with pytest.raises(intrinsics.MissingLogprobsError, match="finite number <= 0"):
+        _score(certainty, tokens)
+
+
 def test_non_category_alternatives_are_ignored(certainty):
     value = _score(certainty, score_tokens("6", -0.2, [("{", -1.0), (" 6", -1.5), ("66", -1.7), ("5", -2.0)]))
     assert value == pytest.approx(_expected([(-0.2, 0.65), (-2.0, 0.55)]))

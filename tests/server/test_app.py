@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.settings import Settings
 
+JSON = {"content-type": "application/json"}
 COMPLETION = (
     b'{"id":"c1","object":"chat.completion",'
     b'"choices":[{"index":0,"message":{"role":"assistant","content":"Paris"},"finish_reason":"stop"}]}'
@@ -46,7 +47,7 @@ def test_base_model_body_passes_through_byte_for_byte():
 
     def handler(request):
         seen["body"] = request.content
-        return httpx.Response(200, content=COMPLETION, headers={"content-type": "application/json"})
+        return httpx.Response(200, content=COMPLETION, headers=JSON)
 
     body = b'{"model": "base", "messages": [{"role": "user", "content": "hi"}], "top_k": 3, "weird_field": [1, 2]}'
     with make_client(handler) as client:
@@ -71,7 +72,17 @@ def test_vllm_client_errors_pass_on_with_their_status(stream):
     }
     with make_client(lambda r: httpx.Response(400, json=err)) as client:
         resp = chat(client, {**BASIC, "stream": stream})
-    assert resp.status_code == 400 and resp.json() == err
+    # vLLM's message, type and param are kept; its integer code becomes an OpenAI string code.
+    assert resp.status_code == 400 and resp.json() == {"error": {**err["error"], "code": "upstream_error"}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_error_page_from_a_proxy_becomes_an_openai_error_with_its_status(stream):
+    page = httpx.Response(502, text="<html><body>Bad Gateway</body></html>", headers={"content-type": "text/html"})
+    with make_client(lambda r: page) as client:
+        resp = chat(client, {**BASIC, "stream": stream})
+    assert resp.status_code == 502 and resp.headers["content-type"] == "application/json"
+    assert "Bad Gateway" in resp.json()["error"]["message"] and resp.json()["error"]["type"] == "upstream_error"
 
 
 @pytest.mark.parametrize(
@@ -118,7 +129,7 @@ def test_upstream_failures(exc, status, code, stream):
 
 
 def test_api_key_is_enforced_on_v1_only():
-    ok = lambda r: httpx.Response(200, content=COMPLETION)
+    ok = lambda r: httpx.Response(200, content=COMPLETION, headers=JSON)
     with make_client(ok, api_key="s3cret") as client:
         assert chat(client, BASIC).status_code == 401
         assert chat(client, BASIC, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -135,6 +146,14 @@ def test_health_reports_upstream_state():
     with make_client(lambda r: (_ for _ in ()).throw(httpx.ConnectError("down"))) as client:
         resp = client.get("/health")
     assert resp.status_code == 503 and resp.json()["status"] == "degraded"
+
+
+def test_health_never_shows_the_upstream_urls_credentials():
+    s = Settings(model={"path": "/m", "served_name": "base"}, vllm={"url": "http://user:s3cret@vllm:8000/"})
+    app = create_app(s, intrinsics={}, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    with TestClient(app) as client:
+        body = client.get("/health").json()
+    assert body["upstream"]["url"] == "http://vllm:8000" and "s3cret" not in json.dumps(body)
 
 
 def test_unknown_route_is_an_openai_404():
@@ -163,7 +182,7 @@ def test_metrics_count_requests_by_route_model_status_and_upstream_errors():
     def handler(request):
         if b'"boom"' in request.content:
             raise httpx.ConnectError("down")
-        return httpx.Response(200, content=COMPLETION)
+        return httpx.Response(200, content=COMPLETION, headers=JSON)
 
     with make_client(handler) as client:
         chat(client, BASIC)

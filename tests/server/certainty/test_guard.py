@@ -1,6 +1,7 @@
 """The certainty extension's logic against a fake vLLM: scoring every choice, the guard
 actions, unscorable answers, failures that keep the answer, usage, and the stream shape."""
 
+import asyncio
 import json
 
 import httpx
@@ -124,16 +125,16 @@ def test_failed_scoring_keeps_the_answer(failure, code):
 @pytest.mark.parametrize(
     "certainty, param",
     [
-        ({"threshold": 2}, "certainty.CertaintyRequest.threshold"),
-        ({"action": "panic"}, "certainty.CertaintyRequest.action"),
-        ({"bogus": 1}, "certainty.CertaintyRequest.bogus"),
-        ("yes", "certainty.bool"),
+        ({"threshold": 2}, "certainty.threshold"),
+        ({"action": "panic"}, "certainty.action"),
+        ({"bogus": 1}, "certainty.bogus"),
+        ("yes", "certainty"),
     ],
 )
 def test_bad_certainty_options_are_400(certainty, param):
     with client_for(FakeVLLM()) as client:
         resp = ask(client, certainty=certainty)
-    assert resp.status_code == 400 and resp.json()["error"]["param"].startswith("certainty")
+    assert resp.status_code == 400 and resp.json()["error"]["param"] == param
 
 
 def test_fallback_without_a_configured_model_is_400():
@@ -214,3 +215,52 @@ def test_identical_answers_share_one_scoring_call():
     ]
     assert len(fake.bodies("uncertainty")) == 2
     assert body["usage"]["breakdown"]["certainty"]["total_tokens"] == 2 * 56
+
+
+def test_the_fallback_gets_only_openai_chat_fields_and_its_error_text_is_not_echoed():
+    leaky = httpx.Response(401, json={"error": {"message": "invalid key sk-SECRET-123 for org acme"}})
+    fake = FakeVLLM(base=completion("Lyon."), adapter=by_answer({"Lyon.": LOW}), fallback=leaky)
+    extra = {"temperature": 0.2, "documents": [{"text": "d"}], "chat_template_kwargs": {"x": 1}, "guided_json": {}}
+    with client_for(fake) as client:
+        choice = ask(client, certainty={"threshold": 0.5, "action": "fallback"}, **extra).json()["choices"][0]
+    sent = fake.bodies("fallback-model")[0]
+    assert set(sent) == {"model", "messages", "temperature", "n", "stream"}
+    assert "sk-SECRET" not in json.dumps(choice) and "401" in choice["fallback_error"]["message"]
+    assert choice["message"]["content"] == "Lyon."
+
+
+def test_scoring_calls_of_one_request_are_bounded():
+    in_flight = peak = 0
+
+    async def handler(request):
+        nonlocal in_flight, peak
+        body = json.loads(request.content)
+        if body["model"] != "uncertainty":
+            return httpx.Response(200, json=completion("A.", "B.", "C.", "D."))
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return httpx.Response(200, json=adapter_output(HIGH))
+
+    s = Settings(
+        model={"path": "/m", "served_name": "base"},
+        adapters=[{"name": "uncertainty", "path": "/a"}],
+        limits={"scoring_per_request": 2},
+    )
+    with TestClient(create_app(s, transport=httpx.MockTransport(handler))) as client:
+        choices = ask(client, n=4, certainty=True).json()["choices"]
+    assert peak == 2 and all(c["certainty"] is not None for c in choices)
+
+
+def test_a_choice_that_waits_too_long_for_a_scoring_slot_keeps_its_answer_unscored():
+    s = Settings(
+        model={"path": "/m", "served_name": "base"},
+        adapters=[{"name": "uncertainty", "path": "/a"}],
+        limits={"scoring_total": 1, "scoring_wait_s": 0.05},
+    )
+    fake = FakeVLLM(base=completion("Paris."), adapter=adapter_output(HIGH))
+    with TestClient(create_app(s, transport=httpx.MockTransport(fake))) as client:
+        asyncio.run(client.app.state.gateway.scoring_slots.acquire())  # the one slot: taken by another request
+        choice = ask(client, certainty=True).json()["choices"][0]
+    assert choice["message"]["content"] == "Paris." and choice["certainty_error"]["code"] == "scoring_busy"
