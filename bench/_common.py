@@ -41,11 +41,13 @@ async def throughput(call: Callable[[], Awaitable[None]], total: int, concurrenc
     return total / (time.perf_counter() - t0)
 
 
-def poster(client: httpx.AsyncClient, url: str, body: dict) -> Callable[[], Awaitable[None]]:
-    """A call that POSTs ``body`` and fails loudly on a non-200 answer."""
+def poster(
+    client: httpx.AsyncClient, url: str, body: dict, headers: dict | None = None
+) -> Callable[[], Awaitable[None]]:
+    """A call that POSTs ``body`` (with ``headers``) and fails loudly on a non-200 answer."""
 
     async def call():
-        resp = await client.post(url, json=body)
+        resp = await client.post(url, json=body, headers=headers)
         if resp.status_code != 200:
             raise RuntimeError(f"{url}: {resp.status_code} {resp.text[:300]}")
 

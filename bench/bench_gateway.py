@@ -44,7 +44,8 @@ async def real_stack(stack: Stack, n: int, total: int, concurrency: int) -> None
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
         gateway = poster(client, f"{stack.url}/v1/chat/completions", client_request)
-        direct = poster(client, f"{stack.vllm_url}/v1/chat/completions", rewritten)
+        key = {"authorization": f"Bearer {stack.vllm_key}"}
+        direct = poster(client, f"{stack.vllm_url}/v1/chat/completions", rewritten, key)
         for call in (gateway, direct):  # warm-up: connections, vLLM's prefix cache
             for _ in range(5):
                 await call()

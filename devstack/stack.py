@@ -8,6 +8,7 @@ end).
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -41,7 +42,14 @@ class Stack(ChildProcess):
         self.vllm_url = (env or {}).get(f"{ENV_PREFIX}VLLM__URL") or f"http://127.0.0.1:{self.vllm_port}"
         self.config, self.timeout_s = str(config), timeout_s
         cmd = [sys.executable, "-m", "server.cli", "serve", "--config", self.config, "--port", str(self.port)]
-        env = {**os.environ, f"{ENV_PREFIX}VLLM__PORT": str(self.vllm_port), **(env or {})}
+        #: The key vLLM requires on /v1 (chosen here, so that tests can call vLLM directly too).
+        self.vllm_key = (env or {}).get(f"{ENV_PREFIX}VLLM__API_KEY") or secrets.token_urlsafe(24)
+        env = {
+            **os.environ,
+            f"{ENV_PREFIX}VLLM__PORT": str(self.vllm_port),
+            f"{ENV_PREFIX}VLLM__API_KEY": self.vllm_key,
+            **(env or {}),
+        }
         super().__init__("the stack", cmd, log_path, env=env)
         #: Wait for /health to say vLLM is up (200), or only for the gateway to answer at all.
         self.require_upstream = require_upstream

@@ -5,7 +5,8 @@ The file format is the one granite-common 0.4.1 reads (``model``, ``response_for
 ``docs_as_message``, ``logprobs_workaround`` optional) plus the ``name`` key of newer
 published files.  Validation happens here, once, so that a bad file fails at start-up
 with a :class:`~intrinsics.errors.ConfigError` naming the file, the key and the problem,
-instead of failing on the first request.
+instead of failing on the first request. The file is untrusted input (``untrusted``): no
+YAML aliases, no recursive or remote schema references, no exponential-time patterns.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
+from .untrusted import check_schema, safe_yaml
 
 __all__ = ["IntrinsicConfig", "read_config", "parse_config"]
 
@@ -70,7 +72,7 @@ def read_config(path: str | pathlib.Path) -> IntrinsicConfig:
     except OSError as e:
         raise ConfigError(file, None, f"cannot read file: {e.strerror or e}") from e
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)  # no aliases: an io.yaml may come from an adapter repository
     except yaml.YAMLError as e:
         raise ConfigError(file, None, f"not valid YAML: {e}") from e
     return parse_config(data, file=file)
@@ -162,6 +164,7 @@ def _parse_response_format(value: Any, file: str | None) -> dict | None:
         raise ConfigError(
             file, "response_format", f"not a valid JSON Schema{' at ' + where if where else ''}: {e.message}"
         ) from e
+    check_schema(value, file)
     return value
 
 

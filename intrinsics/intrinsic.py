@@ -10,6 +10,7 @@ from .config import IntrinsicConfig, parse_config, read_config
 from .errors import OutputError
 from .process import ChoiceProcessor
 from .rewrite import Rewriter
+from .selfcheck import self_check
 from .transforms import build_rules
 
 __all__ = ["Intrinsic", "load", "from_dict"]
@@ -124,7 +125,8 @@ def load(
     :param model: model name for rewritten requests, overriding the io.yaml ``model``
     :param default_temperature: temperature set when the io.yaml does not set one;
         ``None`` keeps the client's, as the reference does
-    :raises ConfigError: the file is missing, unreadable or invalid
+    :raises ConfigError: the file is missing, unreadable or invalid, or its transformations
+        cannot turn a sample of its own ``response_format`` into a result (``selfcheck``)
     """
     path = pathlib.Path(path)
     if path.is_dir():
@@ -132,7 +134,9 @@ def load(
     config = read_config(path)
     if name is None:
         name = config.name or (path.parent.name if path.name == "io.yaml" else _stem(path.name))
-    return Intrinsic(config, name=name, model=model, default_temperature=default_temperature)
+    intrinsic = Intrinsic(config, name=name, model=model, default_temperature=default_temperature)
+    self_check(intrinsic, str(path))
+    return intrinsic
 
 
 def _stem(filename: str) -> str:
@@ -150,4 +154,6 @@ def from_dict(
     default_temperature: float | None = DEFAULT_TEMPERATURE,
 ) -> Intrinsic:
     """Build an intrinsic from an io.yaml already parsed into a dict (not modified)."""
-    return Intrinsic(parse_config(data), name=name, model=model, default_temperature=default_temperature)
+    intrinsic = Intrinsic(parse_config(data), name=name, model=model, default_temperature=default_temperature)
+    self_check(intrinsic, None)
+    return intrinsic

@@ -51,6 +51,7 @@ def create_app(
         pool_timeout_s=settings.limits.pool_timeout_s,
         retry_after_s=settings.limits.retry_after_s,
         transport=transport,
+        headers={"authorization": f"Bearer {settings.vllm.api_key}"} if settings.vllm.api_key else None,
     )
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
     fallback = fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport)

@@ -16,7 +16,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
-    from .launch.engine import VLLMProcess
+    from .launch.engine import VLLMProcess, with_run_key
     from .launch.process import StartupError
     from .launch.resolve import resolve
 
@@ -29,6 +29,7 @@ def serve(args: argparse.Namespace) -> int:
     if settings.vllm.url:
         run(create_app(settings))
         return 0
+    settings = with_run_key(settings)
     dep = resolve(settings)
     # Build the app first: a bad io.yaml fails before minutes of vLLM start-up.
     app = create_app(settings, io_yamls={a.name: a.io_yaml for a in dep.adapters if a.io_yaml})

@@ -88,8 +88,12 @@ class VLLMSettings(_Strict):
     python: str | None = None
     #: Extra vLLM command-line flags, passed as given.
     args: list[str] = Field(default_factory=list)
-    #: Extra environment for the vLLM process (e.g. VLLM_CPU_KVCACHE_SPACE).
+    #: Extra environment for the vLLM process (e.g. VLLM_CPU_KVCACHE_SPACE); it gets only these
+    #: and an allow-list of the gateway's own (``launch.engine.INHERITED_ENV``), no secrets.
     env: dict[str, str] = Field(default_factory=dict)
+    #: The key vLLM requires on ``/v1`` and the gateway sends. An attached vLLM's (if it has one);
+    #: for a vLLM that ``serve`` starts, left unset, a random key made for that run.
+    api_key: str | None = None
     #: Upper bound on --max-lora-rank; an adapter above it is a config error.
     max_lora_rank: int | None = None
     startup_timeout_s: float = 900.0

@@ -69,7 +69,10 @@ def completion_events(completion: dict, with_usage: bool = False) -> list[bytes]
 
 def _as_delta(i: int, choice: dict) -> dict:
     message = choice.get("message") or {}
-    delta = {"role": "assistant", **{k: v for k, v in message.items() if k != "role"}}
+    # vLLM writes unset message fields as null (``function_call``, ``annotations``), which
+    # OpenAI's chunk schema does not allow; a delta simply leaves them out.
+    fields = {k: v for k, v in message.items() if k != "role" and (v is not None or k == "content")}
+    delta = {"role": "assistant", **fields}
     fields = {k: v for k, v in choice.items() if k != "message"}
     return {**fields, "index": choice.get("index", i), "logprobs": None, "delta": delta}
 

@@ -22,6 +22,8 @@ from ..errors import AdapterOutputError, InvalidRequest, from_intrinsics
 
 #: Gateway-only request field: arguments for an intrinsic's instruction, never sent to vLLM.
 KWARGS_FIELD = "intrinsic_kwargs"
+#: Message fields OpenAI requires even when null.
+REQUIRED = ("content", "refusal")
 #: Fields an adapter call never forwards: it is never streamed (the result exists only once it
 #: is complete), and the gateway's own extensions are not vLLM's.
 NOT_FORWARDED = ("stream", "stream_options", "certainty", KWARGS_FIELD)
@@ -70,6 +72,10 @@ async def run_intrinsic(
     """The HTTP answer for an intrinsic request, streamed (one chunk + ``[DONE]``) or not."""
     result = await call_intrinsic(gw, name, intrinsic, payload, request)
     for choice in result.get("choices", []):
+        # The result is the gateway's own answer: OpenAI's shape (``logprobs`` present, null;
+        # no null-valued message fields such as vLLM's ``function_call: null``).
+        choice.setdefault("logprobs", None)
+        choice["message"] = {k: v for k, v in choice["message"].items() if v is not None or k in REQUIRED}
         value = orjson.loads(choice["message"]["content"])
         if isinstance(value, dict) and isinstance(value.get("certainty"), float):
             gw.metrics.certainty.labels(name).observe(value["certainty"])

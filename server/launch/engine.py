@@ -10,6 +10,7 @@ gateway even if the gateway is killed with SIGKILL.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -31,11 +32,55 @@ def vllm_command(settings: Settings, dep: Deployment) -> list[str]:
     return cmd + list(v.args)
 
 
+#: What vLLM inherits of the gateway's environment: what Python, PyTorch, CUDA, the Hugging Face
+#: hub and vLLM itself read; not the gateway's own settings (``GRANITE_CERTAINTY_*``, its API keys)
+#: nor anything else a local secret may hide in.
+INHERITED_ENV = ("PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SSL_CERT_FILE")
+INHERITED_PREFIXES = (
+    "LC_",
+    "PYTHON",
+    "VLLM_",
+    "HF_",
+    "HUGGING_FACE_",
+    "TRANSFORMERS_",
+    "TORCH",
+    "PYTORCH_",
+    "TRITON_",
+    "CUDA_",
+    "NVIDIA_",
+    "NCCL_",
+    "OMP_",
+    "MKL_",
+    "KMP_",
+    "XDG_",
+)
+
+
+def vllm_env(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
+    """The environment vLLM runs with: the allow-listed part of ``environ``, ``vllm.env``, and its
+    API key (in ``VLLM_API_KEY``, so that it is not on a command line that ``ps`` shows)."""
+    env = {k: v for k, v in environ.items() if k in INHERITED_ENV or k.startswith(INHERITED_PREFIXES)}
+    env.pop("VLLM_API_KEY", None)  # only the key the gateway knows and sends
+    env.update(settings.vllm.env)
+    if settings.vllm.api_key:
+        env["VLLM_API_KEY"] = settings.vllm.api_key
+    return env
+
+
+def with_run_key(settings: Settings) -> Settings:
+    """``settings`` with a fresh random ``vllm.api_key`` when none is set: a vLLM we start then
+    answers ``/v1`` only to the gateway, not to any other process that can reach its port."""
+    if settings.vllm.api_key:
+        return settings
+    vllm = settings.vllm.model_copy(update={"api_key": secrets.token_urlsafe(32)})
+    return settings.model_copy(update={"vllm": vllm})
+
+
 class VLLMProcess(ChildProcess):
     """A vLLM server run as a child process; use as a context manager or call start/stop."""
 
     def __init__(self, settings: Settings, dep: Deployment, log_path: Path):
-        env = {**os.environ, **settings.vllm.env}
+        env = vllm_env(settings, dict(os.environ))
         super().__init__("vLLM", vllm_command(settings, dep), log_path, env=env, die_with_parent=True)
         self.settings = settings
         self.url = f"http://{settings.vllm.host}:{settings.vllm.port}"

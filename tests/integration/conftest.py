@@ -58,6 +58,8 @@ def attach(stack, tmp_path_factory):
         log = tmp_path_factory.mktemp("gateway") / "gateway.log"
         env = {f"GRANITE_CERTAINTY_{k.upper()}": v for k, v in env.items()}
         env["GRANITE_CERTAINTY_VLLM__URL"] = vllm_url or stack.vllm_url
+        if vllm_url is None:
+            env["GRANITE_CERTAINTY_VLLM__API_KEY"] = stack.vllm_key
         gw = Stack(TINY_CONFIG, log_path=log, env=env, timeout_s=120, require_upstream=vllm_url is None)
         started.append(gw)
         gw.start()
@@ -80,7 +82,8 @@ def sdk(stack):
 @pytest.fixture(scope="session")
 def vllm(stack):
     """An HTTP client straight to vLLM, bypassing the gateway."""
-    with httpx.Client(base_url=stack.vllm_url, timeout=120) as client:
+    headers = {"authorization": f"Bearer {stack.vllm_key}"}
+    with httpx.Client(base_url=stack.vllm_url, timeout=120, headers=headers) as client:
         yield client
 
 

@@ -27,6 +27,7 @@ def guarded(attach, stack):
     gw = attach(
         certainty__fallback__url=f"{stack.vllm_url}/v1",
         certainty__fallback__model="tiny-granite",
+        certainty__fallback__api_key=stack.vllm_key,
         certainty__abstain_message="I would rather not guess.",
     )
     with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:

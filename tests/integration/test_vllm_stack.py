@@ -27,6 +27,14 @@ def test_vllm_serves_the_base_model_and_the_adapter(vllm, tiny_settings):
     assert {tiny_settings.served_name, "uncertainty"} <= ids
 
 
+def test_the_started_vllm_answers_v1_only_with_the_key_the_gateway_sends(stack, gateway, tiny_settings):
+    # Another process that can reach vLLM's port cannot bypass the gateway's key check.
+    for key in (None, "wrong"):
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        assert httpx.get(f"{stack.vllm_url}/v1/models", headers=headers, timeout=10).status_code == 401
+    assert gateway.get("/v1/models").status_code == 200
+
+
 def test_adapter_output_is_valid_json_under_the_schema_with_varying_scores(vllm, uncertainty):
     schema = json.loads(yaml.safe_load(IO_YAML.read_text())["response_format"])
     scores = []

@@ -35,7 +35,7 @@ def test_certainty_is_computed_from_the_adapter_output():
     assert json.loads(choice["message"]["content"]) == {
         "certainty": pytest.approx(expected_certainty(PROBS), abs=1e-12)
     }
-    assert "logprobs" not in choice
+    assert choice["logprobs"] is None  # the adapter's own logprobs are not passed on
     sent = fake.bodies("uncertainty")[0]
     assert sent["messages"][-1] == {"role": "user", "content": "<certainty>"}
     assert sent["structured_outputs"]["json"]["required"] == ["score"]

@@ -1,0 +1,64 @@
+"""The launched vLLM: its own random API key (sent by the gateway, never on its command line)
+and an environment trimmed to what vLLM needs, so no secret of the gateway reaches it."""
+
+import httpx
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.launch.engine import vllm_command, vllm_env, with_run_key
+from server.launch.resolve import Deployment
+from server.settings import Settings
+
+
+def settings(**vllm):
+    return Settings(model={"path": "/m", "served_name": "base"}, vllm=vllm)
+
+
+def test_a_started_vllm_gets_a_fresh_random_key_unless_one_is_configured():
+    first, second = with_run_key(settings()), with_run_key(settings())
+    assert first.vllm.api_key and second.vllm.api_key and first.vllm.api_key != second.vllm.api_key
+    assert len(first.vllm.api_key) >= 32
+    assert with_run_key(settings(api_key="mine")).vllm.api_key == "mine"
+
+
+def test_the_key_goes_in_the_environment_not_on_the_command_line():
+    s = with_run_key(settings())
+    env = vllm_env(s, {"PATH": "/bin"})
+    assert env["VLLM_API_KEY"] == s.vllm.api_key
+    cmd = vllm_command(s, Deployment(base="/m", served_name="base", adapters=()))
+    assert s.vllm.api_key not in " ".join(cmd)
+
+
+def test_vllm_inherits_only_what_it_needs_and_no_gateway_secret():
+    environ = {
+        "PATH": "/bin",
+        "HF_TOKEN": "hf",
+        "CUDA_VISIBLE_DEVICES": "0",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "VLLM_API_KEY": "stale",
+        "GRANITE_CERTAINTY_API_KEY": "gateway-secret",
+        "AWS_SECRET_ACCESS_KEY": "cloud-secret",
+        "DATABASE_URL": "postgres://u:p@db",
+    }
+    env = vllm_env(settings(env={"EXTRA": "x"}), environ)
+    assert env == {
+        "PATH": "/bin",
+        "HF_TOKEN": "hf",
+        "CUDA_VISIBLE_DEVICES": "0",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "EXTRA": "x",
+    }
+
+
+def test_the_gateway_sends_vllms_key_on_every_call():
+    seen = []
+
+    def handler(request):
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json={"choices": []})
+
+    s = settings(api_key="k3y")
+    with TestClient(create_app(s, intrinsics={}, transport=httpx.MockTransport(handler))) as client:
+        client.post("/v1/chat/completions", json={"model": "base", "messages": [{"role": "user", "content": "hi"}]})
+        client.get("/health")
+    assert seen == ["Bearer k3y", "Bearer k3y"]
