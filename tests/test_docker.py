@@ -236,9 +236,13 @@ def raw_compose(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+#: The one variable the compose files require (vLLM's key; they refuse to start without it).
+REQUIRED_ENV = {"VLLM_API_KEY": "a-long-random-key"}
+
+
 def compose(path: Path) -> dict:
-    """The compose file as `docker compose config` would see it with no variables set."""
-    return interpolate(raw_compose(path), {})
+    """The compose file as `docker compose config` would see it with only the required variables set."""
+    return interpolate(raw_compose(path), REQUIRED_ENV)
 
 
 @functools.cache
@@ -355,7 +359,20 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path):
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
 def test_compose_file_validates_against_the_compose_specification(path):
     assert schema_errors(raw_compose(path)) == []
-    assert schema_errors(compose(path)) == []  # after interpolation, with no variables set
+    assert schema_errors(compose(path)) == []  # after interpolation, with only the required variables set
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_refuses_to_start_vllm_without_its_key_and_gives_it_to_the_gateway_alone(path):
+    with pytest.raises(ValueError, match="VLLM_API_KEY"):
+        interpolate(raw_compose(path), {})  # fails closed: no key, no stack
+    services = compose(path)["services"]
+    assert environment_of(services["vllm"])["VLLM_API_KEY"] == REQUIRED_ENV["VLLM_API_KEY"]
+    gateway = environment_of(services["gateway"])
+    assert gateway["GRANITE_CERTAINTY_VLLM__API_KEY"] == REQUIRED_ENV["VLLM_API_KEY"]
+    assert not any(
+        k == "VLLM_API_KEY" for s in services.values() if s is not services["vllm"] for k in environment_of(s)
+    )
 
 
 def test_the_schema_rejects_what_compose_rejects():
