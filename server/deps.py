@@ -32,8 +32,13 @@ class Gateway:
     #: Load bounds shared by every request (scoring slots); built from ``settings.limits``.
     scoring_slots: asyncio.Semaphore | None = None
 
+    #: Set on shutdown: readiness fails at once so that no new traffic is routed here.
+    draining: bool = False
+
     def __post_init__(self) -> None:
         self.api_keys = tuple(k.encode() for k in self.settings.keys)
+        #: What vLLM must list before the gateway is ready: the base model and every adapter.
+        self.required_models = (self.served_name, *(a.name for a in self.settings.adapters))
         if self.scoring_slots is None:
             self.scoring_slots = asyncio.Semaphore(self.settings.limits.scoring_total)
 
