@@ -13,10 +13,9 @@ from .settings import DeploymentError, Settings
 
 def serve(args: argparse.Namespace) -> int:
     """Start vLLM (unless ``--vllm-url``), then the gateway in front of it; stop both on exit."""
-    import uvicorn
-
     from .app import create_app
     from .launch.engine import VLLMProcess, with_run_key
+    from .launch.gateway import run_gateway
     from .launch.process import StartupError
     from .launch.resolve import resolve
 
@@ -25,7 +24,7 @@ def serve(args: argparse.Namespace) -> int:
     # Until uvicorn installs its own handlers, SIGTERM must unwind through the `with` below
     # so that a vLLM being started is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    run = lambda app: uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    run = lambda app: run_gateway(app, settings)
     if settings.vllm.url:
         run(create_app(settings))
         return 0

@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     upstream_connect_timeout_s: float = 5.0
     #: Directory of ``<name>/io.yaml`` intrinsic definitions (default: the project's configs/intrinsics).
     intrinsics_dir: str | None = None
+    #: On SIGTERM, how long requests and streams in flight may take to finish before they are cut.
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
     #: Where the tiny model is built and logs are written.
     cache_dir: str = Field(default_factory=lambda: str(Path.home() / ".cache" / "granite-certainty"))
     log_level: str = "info"

@@ -42,13 +42,13 @@ async def health(gw: GatewayDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/livez")
+@router.get("/livez", include_in_schema=False)
 async def livez() -> JSONResponse:
     """200 while the gateway's event loop runs; nothing else is checked."""
     return JSONResponse({"status": "alive"})
 
 
-@router.get("/readyz")
+@router.get("/readyz", include_in_schema=False)
 async def readyz(gw: GatewayDep) -> JSONResponse:
     """200 when requests can be served: vLLM healthy and serving every model the gateway names."""
     if gw.draining:

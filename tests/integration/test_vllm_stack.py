@@ -89,13 +89,24 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_stops_vllm_too(tmp_path, stack):
+def test_sigterm_lets_an_open_stream_finish_then_stops_vllm_too(tmp_path, stack, tiny_settings):
     second = Stack(TINY_CONFIG, log_path=tmp_path / "second.log")
     second.start()
     try:
         procs = descendants(second.proc.pid)
         assert procs, "serve has started vLLM as a child"
-        second.proc.send_signal(signal.SIGTERM)
+        question = [{"role": "user", "content": "Tell me a long story."}]
+        body = {"model": tiny_settings.served_name, "messages": question, "stream": True}
+        body.update(max_tokens=120, min_tokens=120, temperature=1.0)
+        with httpx.stream("POST", f"{second.url}/v1/chat/completions", json=body, timeout=120) as resp:
+            events = (line for line in resp.iter_lines() if line.startswith("data: "))
+            first = next(events)
+            second.proc.send_signal(signal.SIGTERM)  # a rolling restart, mid-answer
+            rest = list(events)
+        # The stream was drained, not cut: every token, then [DONE], and no error event.
+        assert json.loads(first.removeprefix("data: "))["choices"]
+        assert rest[-1] == "data: [DONE]" and not any('"error"' in line for line in rest)
+        assert json.loads(rest[-2].removeprefix("data: "))["choices"][0]["finish_reason"] == "length"
         assert second.proc.wait(60) is not None
         deadline = time.monotonic() + 30
         while any(alive(p) for p in procs) and time.monotonic() < deadline:
