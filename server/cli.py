@@ -15,32 +15,37 @@ def serve(args: argparse.Namespace) -> int:
     """Start vLLM (unless ``--vllm-url``), then the gateway in front of it; stop both on exit."""
     from .app import create_app
     from .launch.engine import VLLMProcess, with_run_key
-    from .launch.gateway import run_gateway
+    from .launch.gateway import DrainingServer, run_gateway
     from .launch.process import StartupError
     from .launch.resolve import resolve
+    from .launch.supervisor import Supervisor
 
     settings = Settings.load(args.config, host=args.host, port=args.port, **{"vllm.url": args.vllm_url})
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Until uvicorn installs its own handlers, SIGTERM must unwind through the `with` below
     # so that a vLLM being started is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    run = lambda app: run_gateway(app, settings)
     if settings.vllm.url:
-        run(create_app(settings))
-        return 0
+        return run_gateway(create_app(settings), settings)
     settings = with_run_key(settings)
     dep = resolve(settings)
     # Build the app first: a bad io.yaml fails before minutes of vLLM start-up.
     app = create_app(settings, io_yamls={a.name: a.io_yaml for a in dep.adapters if a.io_yaml})
     log_path = Path(settings.cache_dir).expanduser() / "logs" / f"vllm-{settings.vllm.port}.log"
     print(f"granite-certainty: starting vLLM on port {settings.vllm.port} (log: {log_path})", flush=True)
+    server = DrainingServer(app, settings)
     try:
-        with VLLMProcess(settings, dep, log_path):
-            run(app)
+        with VLLMProcess(settings, dep, log_path) as vllm:
+            supervisor = Supervisor(vllm, settings.vllm, app.state.gateway.metrics, give_up=server.fail)
+            supervisor.start()
+            try:
+                server.run()
+            finally:
+                supervisor.halt()  # before vLLM is stopped: a stop is not a death to recover from
     except StartupError as exc:
         print(f"granite-certainty: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return server.exit_code
 
 
 def build_tiny(args: argparse.Namespace) -> int:

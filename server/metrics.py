@@ -39,6 +39,9 @@ class Metrics:
         self.certainty = Histogram(
             "granite_certainty_certainty", "Served certainty values", ["model"], buckets=CERTAINTY_BUCKETS, registry=r
         )
+        self.vllm_restarts = Counter(
+            "granite_certainty_vllm_restarts", "Restarts of a vLLM child that exited unexpectedly", registry=r
+        )
         self.guard_actions = Counter(
             "granite_certainty_guard_actions", "Certainty guard actions taken", ["action"], registry=r
         )

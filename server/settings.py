@@ -97,6 +97,11 @@ class VLLMSettings(_Strict):
     #: Upper bound on --max-lora-rank; an adapter above it is a config error.
     max_lora_rank: int | None = None
     startup_timeout_s: float = 900.0
+    #: Restarts of a vLLM that ``serve`` started and that died, before ``serve`` gives up (exits 1).
+    restart_attempts: int = Field(default=5, ge=0)
+    #: Wait before the first restart; doubles with each failed one, up to ``restart_backoff_max_s``.
+    restart_backoff_s: float = Field(default=1.0, ge=0)
+    restart_backoff_max_s: float = Field(default=60.0, ge=0)
 
 
 class FallbackSettings(_Strict):

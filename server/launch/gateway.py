@@ -31,6 +31,14 @@ class DrainingServer(uvicorn.Server):
         )
         super().__init__(config)
         self.app = app
+        #: What ``serve`` exits with: 1 once something has given up on the stack (``fail``).
+        self.exit_code = 0
+
+    def fail(self) -> None:
+        """Shut down with exit status 1 (callable from any thread: uvicorn polls ``should_exit``)."""
+        self.exit_code = 1
+        self.app.state.gateway.draining = True
+        self.should_exit = True
 
     def handle_exit(self, sig, frame) -> None:
         """Signal handler: readiness fails first, then uvicorn's own graceful shutdown."""
@@ -41,6 +49,8 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def run_gateway(app: FastAPI, settings: Settings) -> None:
-    """Serve ``app`` until a signal, then drain it (see the module docstring)."""
-    DrainingServer(app, settings).run()
+def run_gateway(app: FastAPI, settings: Settings) -> int:
+    """Serve ``app`` until a signal, then drain it (see the module docstring); the exit status."""
+    server = DrainingServer(app, settings)
+    server.run()
+    return server.exit_code

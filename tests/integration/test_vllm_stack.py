@@ -2,6 +2,7 @@
 adapter's guided output valid under the io.yaml schema, the LoRA really applied, clean stops."""
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -125,3 +126,34 @@ def test_vllm_that_cannot_start_is_reported_with_its_log(tmp_path):
         broken.start()
     broken.stop()
     assert "vLLM exited with status" in str(err.value) and "--no-such-flag" in str(err.value)
+
+
+def test_a_killed_vllm_is_answered_with_503_at_once_then_restarted(tmp_path, tiny_settings):
+    env = {"GRANITE_CERTAINTY_VLLM__RESTART_BACKOFF_S": "0.5"}
+    third = Stack(TINY_CONFIG, log_path=tmp_path / "third.log", env=env)
+    third.start()
+    try:
+        # vLLM leads its own process group below serve: kill that whole group, as the OOM killer might.
+        own_group = os.getpgid(third.proc.pid)
+        engine = {os.getpgid(p) for p in descendants(third.proc.pid) if alive(p)} - {own_group}
+        assert len(engine) == 1
+        os.killpg(engine.pop(), signal.SIGKILL)
+        time.sleep(1.0)
+        body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+        started = time.monotonic()
+        down = httpx.post(f"{third.url}/v1/chat/completions", json=body, timeout=30)
+        assert time.monotonic() - started < 1.0, "an answer at once, not a hang"
+        assert down.status_code == 503 and down.json()["error"]["code"] == "upstream_unavailable"
+        assert httpx.get(f"{third.url}/readyz", timeout=5).status_code == 503
+        assert httpx.get(f"{third.url}/livez", timeout=5).status_code == 200
+        deadline = time.monotonic() + 600
+        while httpx.get(f"{third.url}/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline and third.running, third.log_tail()
+            time.sleep(1.0)
+        again = httpx.post(f"{third.url}/v1/chat/completions", json=body, timeout=60)
+        assert again.status_code == 200, again.text
+        metrics = httpx.get(f"{third.url}/metrics", timeout=5).text
+        assert "granite_certainty_vllm_restarts_total 1.0" in metrics
+        assert "restart 1 of 5" in third.log_path.read_text()
+    finally:
+        third.stop()
