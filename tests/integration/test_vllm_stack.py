@@ -145,6 +145,7 @@ def test_a_killed_vllm_is_answered_with_503_at_once_then_restarted(tmp_path, tin
         assert time.monotonic() - started < 1.0, "an answer at once, not a hang"
         assert down.status_code == 503 and down.json()["error"]["code"] == "upstream_unavailable"
         assert httpx.get(f"{third.url}/readyz", timeout=5).status_code == 503
+        assert httpx.get(f"{third.url}/health", timeout=10).json()["status"] == "degraded"
         assert httpx.get(f"{third.url}/livez", timeout=5).status_code == 200
         deadline = time.monotonic() + 600
         while httpx.get(f"{third.url}/readyz", timeout=5).status_code != 200:

@@ -1,0 +1,102 @@
+"""The Kubernetes manifests: rendered with `kubectl kustomize` (no cluster needed), every object
+valid against the Kubernetes 1.32 schemas offline (kubernetes-validate, strict: no unknown
+fields), and the facts that matter checked against the code: probe paths the app serves, the
+config a gateway accepts, keys that fail closed, the LoRA rank flag and the GPU."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import kubernetes_validate
+import pytest
+import yaml
+
+from server.app import create_app
+from server.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "deploy" / "kubernetes" / "base"
+KUBERNETES = "1.32.0"
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (it renders kustomize without a cluster)")
+    out = subprocess.run([kubectl, "kustomize", str(BASE)], capture_output=True, text=True, check=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def one(objects: list[dict], kind: str, name: str) -> dict:
+    [obj] = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(name)]
+    return obj
+
+
+def container(deployment: dict, name: str) -> dict:
+    return next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name)
+
+
+def test_every_object_is_valid_for_kubernetes(rendered):
+    kinds = {o["kind"] for o in rendered}
+    assert {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= kinds
+    for obj in rendered:
+        kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+
+
+def test_the_configmap_holds_a_config_the_gateway_accepts(rendered, tmp_path):
+    config = one(rendered, "ConfigMap", "granite-certainty-config")["data"]["gateway.yaml"]
+    path = tmp_path / "gateway.yaml"
+    path.write_text(config)
+    settings = Settings.load(path)
+    assert settings.vllm.url == "http://vllm:8000"  # the vllm Service's port
+    for adapter in settings.adapters:  # the image's registry holds each adapter's io.yaml
+        assert (ROOT / "configs" / "intrinsics" / (adapter.intrinsic or adapter.name) / "io.yaml").is_file()
+    assert settings.intrinsics_dir == "/app/configs/intrinsics"
+
+
+def test_the_gateway_probes_paths_the_app_serves_and_drains_longer_than_a_stream(rendered, tmp_path):
+    deployment = one(rendered, "Deployment", "granite-certainty")
+    gateway = container(deployment, "gateway")
+    s = Settings(model={"path": "/m", "served_name": "base"})
+    paths = {r.path for r in create_app(s, intrinsics={}, transport=httpx.MockTransport(lambda r: None)).routes}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert gateway[probe]["httpGet"]["path"] in paths
+    assert gateway["livenessProbe"]["httpGet"]["path"] == "/livez"  # never depends on vLLM
+    assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    config = yaml.safe_load(one(rendered, "ConfigMap", "granite-certainty-config")["data"]["gateway.yaml"])
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= config["shutdown_grace_s"] + gateway["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert config["shutdown_grace_s"] >= config["upstream_timeout_s"]  # the longest stream it allows
+    assert deployment["spec"]["replicas"] >= 2
+
+
+def test_keys_come_from_a_secret_and_a_missing_one_fails_closed(rendered):
+    gateway = container(one(rendered, "Deployment", "granite-certainty"), "gateway")
+    vllm = container(one(rendered, "Deployment", "vllm"), "vllm")
+    env = {e["name"]: e for e in gateway["env"]}
+    for name in ("GRANITE_CERTAINTY_API_KEY", "GRANITE_CERTAINTY_VLLM__API_KEY"):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert not ref.get("optional", False)
+    vllm_key = next(e for e in vllm["env"] if e["name"] == "VLLM_API_KEY")["valueFrom"]["secretKeyRef"]
+    assert vllm_key == env["GRANITE_CERTAINTY_VLLM__API_KEY"]["valueFrom"]["secretKeyRef"]
+
+
+def test_vllm_serves_the_lora_on_a_gpu_without_service_links(rendered):
+    deployment = one(rendered, "Deployment", "vllm")
+    spec = deployment["spec"]["template"]["spec"]
+    vllm = container(deployment, "vllm")
+    args = vllm["args"]
+    assert "--enable-lora" in args and args[args.index("--max-lora-rank") + 1] == "32"
+    assert args[args.index("--lora-modules") + 1].startswith("uncertainty=")
+    assert vllm["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert spec["enableServiceLinks"] is False  # a Service named vllm would inject VLLM_PORT
+    assert vllm["startupProbe"]["failureThreshold"] * vllm["startupProbe"]["periodSeconds"] >= 1200
+    served = args[args.index("--served-model-name") + 1]
+    config = yaml.safe_load(one(rendered, "ConfigMap", "granite-certainty-config")["data"]["gateway.yaml"])
+    assert served == config["model"]["served_name"]
+    assert one(rendered, "Service", "vllm")["spec"]["ports"][0]["port"] == 8000
+    assert any(v.get("persistentVolumeClaim") for v in spec["volumes"])
