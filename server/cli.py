@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -15,17 +16,24 @@ def serve(args: argparse.Namespace) -> int:
     """Start vLLM (unless ``--vllm-url``), then the gateway in front of it; stop both on exit."""
     from .app import create_app
     from .launch.engine import VLLMProcess, with_run_key
-    from .launch.gateway import DrainingServer, run_gateway
+    from .launch.gateway import DrainingServer, run_gateway, run_workers, use_shared_metrics
     from .launch.process import StartupError
     from .launch.resolve import resolve
     from .launch.supervisor import Supervisor
 
-    settings = Settings.load(args.config, host=args.host, port=args.port, **{"vllm.url": args.vllm_url})
+    settings = Settings.load(
+        args.config, host=args.host, port=args.port, workers=args.workers, **{"vllm.url": args.vllm_url}
+    )
+    if settings.workers > 1:
+        use_shared_metrics()  # before the first metric exists, in this process or a worker
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Until uvicorn installs its own handlers, SIGTERM must unwind through the `with` below
     # so that a vLLM being started is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if settings.vllm.url:
+        if settings.workers > 1:
+            run_workers(settings)
+            return 0
         return run_gateway(create_app(settings), settings)
     settings = with_run_key(settings)
     dep = resolve(settings)
@@ -34,18 +42,27 @@ def serve(args: argparse.Namespace) -> int:
     log_path = Path(settings.cache_dir).expanduser() / "logs" / f"vllm-{settings.vllm.port}.log"
     print(f"granite-certainty: starting vLLM on port {settings.vllm.port} (log: {log_path})", flush=True)
     server = DrainingServer(app, settings)
+    gave_up = []
+
+    def give_up() -> None:
+        gave_up.append(True)
+        if settings.workers > 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's worker manager stops its workers
+        else:
+            server.fail()
+
     try:
         with VLLMProcess(settings, dep, log_path) as vllm:
-            supervisor = Supervisor(vllm, settings.vllm, app.state.gateway.metrics, give_up=server.fail)
+            supervisor = Supervisor(vllm, settings.vllm, app.state.gateway.metrics, give_up=give_up)
             supervisor.start()
             try:
-                server.run()
+                run_workers(settings) if settings.workers > 1 else server.run()
             finally:
                 supervisor.halt()  # before vLLM is stopped: a stop is not a death to recover from
     except StartupError as exc:
         print(f"granite-certainty: {exc}", file=sys.stderr)
         return 1
-    return server.exit_code
+    return 1 if gave_up else server.exit_code
 
 
 def build_tiny(args: argparse.Namespace) -> int:
@@ -74,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help="gateway host (default from config: 127.0.0.1)")
     s.add_argument("--port", type=int, help="gateway port (default from config: 8000)")
     s.add_argument("--vllm-url", help="attach to a running vLLM at this URL instead of starting one")
+    s.add_argument("--workers", type=int, help="gateway processes on one port (default from config: 1)")
     s.set_defaults(func=serve)
 
     b = sub.add_parser("build-tiny-model", help="build the embedded tiny Granite model and adapter")

@@ -7,6 +7,7 @@ the usual way in; this is for running the gateway under another ASGI server.
 
 from __future__ import annotations
 
+import json
 import os
 
 from fastapi import FastAPI
@@ -14,7 +15,14 @@ from fastapi import FastAPI
 from .app import create_app
 from .settings import ENV_PREFIX, Settings
 
+#: Set by ``serve --workers N`` for its worker processes: the settings it resolved, as JSON.
+SETTINGS_ENV = f"{ENV_PREFIX}SETTINGS_JSON"
+
 
 def app() -> FastAPI:
-    """Build the app from the environment (uvicorn ``--factory``)."""
+    """Build the app from the environment (uvicorn ``--factory``): the settings ``serve`` passed
+    to its workers, else ``GRANITE_CERTAINTY_CONFIG`` and the environment."""
+    given = os.environ.get(SETTINGS_ENV)
+    if given:
+        return create_app(Settings(**json.loads(given)))
     return create_app(Settings.load(os.environ.get(f"{ENV_PREFIX}CONFIG")))

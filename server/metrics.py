@@ -7,11 +7,12 @@ the model label is a served model's name or ``unknown``.
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 router = APIRouter()
 
@@ -81,6 +82,10 @@ def _labels(scope) -> tuple[str, str]:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
-    """The Prometheus text exposition of this app's registry."""
+    """The Prometheus text exposition of this app's registry, or, with several gateway workers
+    (``PROMETHEUS_MULTIPROC_DIR`` set), of every worker's counts summed."""
     registry = request.app.state.gateway.metrics.registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "GRANITE_CERTAINTY_"
+#: Set by ``serve --workers N`` for its worker processes: the settings it resolved, as JSON.
+SETTINGS_ENV = f"{ENV_PREFIX}SETTINGS_JSON"
 
 #: Command-line overrides for the ``Settings`` being built by ``Settings.load`` (see there).
 _FLAGS: ContextVar[dict[str, Any]] = ContextVar("granite_certainty_flags", default=None)
@@ -184,6 +186,8 @@ class Settings(BaseSettings):
     upstream_connect_timeout_s: float = 5.0
     #: Directory of ``<name>/io.yaml`` intrinsic definitions (default: the project's configs/intrinsics).
     intrinsics_dir: str | None = None
+    #: Gateway processes on one port (uvicorn workers) in front of one vLLM; limits are per process.
+    workers: int = Field(default=1, ge=1)
     #: On SIGTERM, how long requests and streams in flight may take to finish before they are cut.
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     #: Where the tiny model is built and logs are written.

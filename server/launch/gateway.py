@@ -9,13 +9,18 @@ lifespan closes its clients, and ``serve`` stops vLLM (its whole process group).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 
 import uvicorn
 from fastapi import FastAPI
 
-from ..settings import Settings
+from ..settings import SETTINGS_ENV, Settings
 
 log = logging.getLogger("granite_certainty")
+
+#: prometheus_client's switch to multiprocess mode (a directory the workers share).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class DrainingServer(uvicorn.Server):
@@ -54,3 +59,28 @@ def run_gateway(app: FastAPI, settings: Settings) -> int:
     server = DrainingServer(app, settings)
     server.run()
     return server.exit_code
+
+
+def use_shared_metrics() -> None:
+    """Before any worker starts (and before metrics exist here): Prometheus multiprocess mode, so
+    that ``/metrics``, answered by any one worker, sums every worker's counts."""
+    if not os.environ.get(MULTIPROC_ENV):
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="granite-certainty-metrics-")
+
+
+def run_workers(settings: Settings) -> None:
+    """Serve with ``settings.workers`` uvicorn worker processes on one socket until a signal.
+
+    Each worker builds the app from ``settings`` (passed as JSON in its environment: the
+    resolved settings, command-line flags and vLLM's per-run key included, nothing on disk)."""
+    use_shared_metrics()
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run(
+        "server.main:app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
