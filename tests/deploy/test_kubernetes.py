@@ -22,13 +22,45 @@ BASE = ROOT / "deploy" / "kubernetes" / "base"
 KUBERNETES = "1.32.0"
 
 
-@pytest.fixture(scope="module")
-def rendered() -> list[dict]:
+OVERLAYS = ROOT / "deploy" / "kubernetes" / "overlays"
+#: Kinds of custom resources (their schemas are the operators', not Kubernetes'): checked below.
+CUSTOM = {"ServiceMonitor"}
+
+
+def render(path: Path) -> list[dict]:
+    """``kubectl kustomize path``, as objects."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed (it renders kustomize without a cluster)")
-    out = subprocess.run([kubectl, "kustomize", str(BASE)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, check=True).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict]:
+    return render(BASE)
+
+
+@pytest.mark.parametrize("overlay", sorted(p.name for p in OVERLAYS.iterdir()))
+def test_every_overlay_renders_to_valid_objects(overlay):
+    objects = render(OVERLAYS / overlay)
+    for obj in objects:
+        if obj["kind"] not in CUSTOM:
+            kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+    assert objects
+
+
+def test_the_servicemonitor_scrapes_the_gateways_metrics_port_and_path():
+    objects = render(OVERLAYS / "servicemonitor")
+    monitor = one(objects, "ServiceMonitor", "granite-certainty")
+    service = one(objects, "Service", "granite-certainty")
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    assert wanted.items() <= service["metadata"]["labels"].items()
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    s = Settings(model={"path": "/m", "served_name": "base"})
+    paths = {r.path for r in create_app(s, intrinsics={}, transport=httpx.MockTransport(lambda r: None)).routes}
+    assert endpoint["path"] in paths
 
 
 def one(objects: list[dict], kind: str, name: str) -> dict:
