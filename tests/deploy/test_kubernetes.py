@@ -132,3 +132,49 @@ def test_vllm_serves_the_lora_on_a_gpu_without_service_links(rendered):
     assert served == config["model"]["served_name"]
     assert one(rendered, "Service", "vllm")["spec"]["ports"][0]["port"] == 8000
     assert any(v.get("persistentVolumeClaim") for v in spec["volumes"])
+
+
+def key_paths(value, prefix: str = ""):
+    """Every key path of a values tree (``a.b``, list items as ``a[]``)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            yield path
+            yield from key_paths(child, path)
+    elif isinstance(value, list):
+        for child in value:
+            if isinstance(child, dict | list):
+                yield f"{prefix}[]"
+                yield from key_paths(child, f"{prefix}[]")
+
+
+def test_the_production_stack_values_use_only_the_charts_keys_and_serve_the_lora():
+    chart = {
+        line.strip()
+        for line in (ROOT / "tests/deploy/data/production-stack-values-keys.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    values = yaml.safe_load((OVERLAYS / "production-stack" / "values.yaml").read_text())
+    unknown = sorted(set(key_paths(values)) - chart)
+    assert unknown == [], f"not keys of the chart's values: {unknown}"
+    [model] = values["servingEngineSpec"]["modelSpec"]
+    args = model["vllmConfig"]["extraArgs"]
+    assert model["enableLoRA"] is True and args[args.index("--max-lora-rank") + 1] == "32"
+    [adapter] = values["loraAdapters"]
+    assert adapter["baseModel"] == model["name"] and values["loraController"]["enableLoraController"]
+
+
+def test_the_production_stack_overlay_points_the_gateway_at_the_router_and_drops_its_own_vllm(tmp_path):
+    objects = render(OVERLAYS / "production-stack")
+    assert not [o for o in objects if o["metadata"]["name"].startswith("vllm")]
+    path = tmp_path / "gateway.yaml"
+    path.write_text(one(objects, "ConfigMap", "granite-certainty-config")["data"]["gateway.yaml"])
+    settings = Settings.load(path)
+    values = yaml.safe_load((OVERLAYS / "production-stack" / "values.yaml").read_text())
+    # Helm release "vllm": the chart names the router's Service <release>-router-service.
+    assert settings.vllm.url == f"http://vllm-router-service:{values['routerSpec']['servicePort']}"
+    args = values["servingEngineSpec"]["modelSpec"][0]["vllmConfig"]["extraArgs"]
+    assert args[args.index("--served-model-name") + 1] == settings.served_name
+    assert [a.name for a in settings.adapters] == [
+        a["adapterName"] for a in (x["adapterSource"] for x in values["loraAdapters"])
+    ]
