@@ -98,6 +98,13 @@ class VLLMSettings(_Strict):
     api_key: str | None = None
     #: Upper bound on --max-lora-rank; an adapter above it is a config error.
     max_lora_rank: int | None = None
+    #: Scale-up on one host (vLLM's own flags, passed when set): engine replicas across GPUs
+    #: (``--data-parallel-size``), GPUs per replica (``--tensor-parallel-size``), adapters in one
+    #: batch (``--max-loras``; default: the number of adapters) and kept in CPU memory (``--max-cpu-loras``).
+    data_parallel_size: int | None = Field(default=None, ge=1)
+    tensor_parallel_size: int | None = Field(default=None, ge=1)
+    max_loras: int | None = Field(default=None, ge=1)
+    max_cpu_loras: int | None = Field(default=None, ge=1)
     startup_timeout_s: float = 900.0
     #: Restarts of a vLLM that ``serve`` started and that died, before ``serve`` gives up (exits 1).
     restart_attempts: int = Field(default=5, ge=0)

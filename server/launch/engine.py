@@ -27,8 +27,16 @@ def vllm_command(settings: Settings, dep: Deployment) -> list[str]:
     cmd += ["--host", v.host, "--port", str(v.port)]
     if dep.adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(dep.max_lora_rank)]
-        cmd += ["--max-loras", str(len(dep.adapters))]
+        cmd += ["--max-loras", str(v.max_loras or len(dep.adapters))]
+        if v.max_cpu_loras:
+            cmd += ["--max-cpu-loras", str(v.max_cpu_loras)]
         cmd += ["--lora-modules", *(f"{a.name}={a.path}" for a in dep.adapters)]
+    for flag, value in (
+        ("--data-parallel-size", v.data_parallel_size),
+        ("--tensor-parallel-size", v.tensor_parallel_size),
+    ):
+        if value:
+            cmd += [flag, str(value)]
     return cmd + list(v.args)
 
 

@@ -62,3 +62,16 @@ def test_the_gateway_sends_vllms_key_on_every_call():
         client.post("/v1/chat/completions", json={"model": "base", "messages": [{"role": "user", "content": "hi"}]})
         client.get("/health")
     assert seen == ["Bearer k3y", "Bearer k3y"]
+
+
+def test_scale_up_knobs_become_vllms_flags_only_when_set():
+    from server.launch.resolve import ResolvedAdapter
+
+    adapter = ResolvedAdapter(name="uncertainty", path="/a", rank=32, intrinsic="uncertainty", io_yaml=None)
+    dep = Deployment(base="/m", served_name="base", adapters=(adapter,))
+    plain = vllm_command(settings(), dep)
+    assert "--data-parallel-size" not in plain and plain[plain.index("--max-loras") + 1] == "1"
+    cmd = vllm_command(settings(data_parallel_size=2, tensor_parallel_size=4, max_loras=3, max_cpu_loras=8), dep)
+    flag = lambda name: cmd[cmd.index(name) + 1]
+    assert (flag("--data-parallel-size"), flag("--tensor-parallel-size")) == ("2", "4")
+    assert (flag("--max-loras"), flag("--max-cpu-loras")) == ("3", "8")
