@@ -37,6 +37,8 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.api_keys = tuple(k.encode() for k in self.settings.keys)
+        #: The request models' validation context (their limits), built once, not per request.
+        self.validation_context = {"limits": self.settings.limits.model_dump()}
         #: What vLLM must list before the gateway is ready: the base model and every adapter.
         self.required_models = (self.served_name, *(a.name for a in self.settings.adapters))
         if self.scoring_slots is None:

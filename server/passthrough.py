@@ -32,12 +32,9 @@ async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: 
 
     stack = AsyncExitStack()
     resp = await stack.enter_async_context(upstream.stream(path, body))
-    if resp.status_code >= 400 or not resp.headers.get("content-type", "").startswith(sse.MEDIA_TYPE):
-        async with stack:
-            content = await resp.aread()
-        if resp.status_code < 400:
-            return not_an_answer(resp).response()
-        return relay_response(resp, content)
+    refused = await not_a_stream(resp, stack)
+    if refused is not None:
+        return refused
 
     async def relay_chunks():
         # Leaving this generator (done, client gone, or failure) closes the upstream response,
@@ -61,6 +58,16 @@ async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: 
 
     media_type = resp.headers.get("content-type", sse.MEDIA_TYPE)
     return StreamingResponse(relay_chunks(), status_code=resp.status_code, media_type=media_type)
+
+
+async def not_a_stream(resp: httpx.Response, stack: AsyncExitStack) -> Response | None:
+    """The answer to send instead of relaying a stream vLLM did not open (its error, or a 502 for
+    a success that is not SSE), the upstream response read and closed; ``None``: relay it."""
+    if resp.status_code < 400 and resp.headers.get("content-type", "").startswith(sse.MEDIA_TYPE):
+        return None
+    async with stack:
+        content = await resp.aread()
+    return relay_response(resp, content) if resp.status_code >= 400 else not_an_answer(resp).response()
 
 
 def relay_response(resp: httpx.Response, content: bytes) -> Response:

@@ -26,7 +26,7 @@ from .. import sse
 from ..deps import Gateway
 from ..disconnect import until_disconnect
 from ..errors import GatewayError
-from ..passthrough import not_an_answer, relay_response
+from ..passthrough import not_a_stream
 from .options import Options
 from .serving import CertaintyCall, answer_with_certainty
 
@@ -44,10 +44,9 @@ async def answer(request: Request, gw: Gateway, payload: dict, opts: Options) ->
     call = CertaintyCall(gw, payload, opts)
     stack = AsyncExitStack()
     resp = await stack.enter_async_context(gw.upstream.stream(gw.upstream.chat_path, orjson.dumps(call.payload)))
-    if resp.status_code >= 400 or not resp.headers.get("content-type", "").startswith(sse.MEDIA_TYPE):
-        async with stack:
-            content = await resp.aread()
-        return relay_response(resp, content) if resp.status_code >= 400 else not_an_answer(resp).response()
+    refused = await not_a_stream(resp, stack)
+    if refused is not None:
+        return refused
     events = _relay_and_score(stack, resp, call, with_usage)
     return StreamingResponse(events, status_code=resp.status_code, media_type=sse.MEDIA_TYPE)
 

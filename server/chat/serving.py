@@ -24,10 +24,9 @@ from ..protocol import ChatCompletionRequest
 async def chat_completion(request: Request, gw: Gateway) -> Response:
     """Answer one ``POST /v1/chat/completions``."""
     body = await request.body()
-    limits = gw.settings.limits
-    payload = parse_body(body, limits.max_json_depth)
+    payload = parse_body(body, gw.settings.limits.max_json_depth)
     try:
-        chat = ChatCompletionRequest.model_validate(payload, context={"limits": limits.model_dump()})
+        chat = ChatCompletionRequest.model_validate(payload, context=gw.validation_context)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     stream = bool(chat.stream)
