@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import httpx
 import jsonschema
@@ -15,6 +14,7 @@ import yaml
 import intrinsics
 from devstack import Stack
 
+from ..processes import alive, descendants
 from .conftest import CONVERSATIONS, IO_YAML, TINY_CONFIG, conversation
 
 
@@ -62,32 +62,6 @@ def test_lora_changes_the_logprobs(vllm, tiny_settings, uncertainty):
         top = resp.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
         first[model] = {t["token"]: round(t["logprob"], 4) for t in top}
     assert first["uncertainty"] != first[tiny_settings.served_name]
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_sigterm_lets_an_open_stream_finish_then_stops_vllm_too(tmp_path, stack, tiny_settings):

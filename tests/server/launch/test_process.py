@@ -3,20 +3,13 @@ nothing of the process group behind, even when the group's leader has already ex
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
 from devstack import free_port
 from server.launch.process import ChildProcess, StartupError, tail_of
 
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+from ...processes import alive
 
 
 def wait_for(predicate, within: float = 10.0) -> bool:
