@@ -11,6 +11,7 @@ import json
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from httpx_sse import EventSource
 
 from server.app import create_app
 from server.settings import Settings
@@ -146,12 +147,65 @@ def check_error(err: dict) -> None:
     assert isinstance(err["message"], str) and err["message"] and isinstance(err["type"], str)
 
 
+def check_certainty(choice: dict) -> None:
+    """A certainty the likelihood rule can give, or none and the reason why: never a made-up number."""
+    value = choice["certainty"]
+    assert (0.05 <= value <= 0.95) if value is not None else choice["certainty_error"]["code"], choice
+
+
+def streamed(resp: httpx.Response) -> bool:
+    return resp.headers.get("content-type", "").startswith("text/event-stream")
+
+
+def stream_events(resp: httpx.Response) -> list:
+    """The JSON data of each event of a streamed answer, as an SSE client reads them (garbage
+    vLLM sent, relayed as it came, and ``[DONE]`` are left out)."""
+    out = []
+    for event in EventSource(resp).iter_sse():
+        try:
+            out.append(json.loads(event.data))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def stream_choices(resp: httpx.Response) -> list[dict]:
+    """The choices of a streamed answer put together as a client does, in the shape of a
+    non-streamed answer's: each delta's content joined into ``message``, and every field the
+    chunks set on the choice (``certainty``, ``certainty_error``, the guard's) kept."""
+    choices: dict[int, dict] = {}
+    for chunk in stream_events(resp):
+        parts = chunk.get("choices") if isinstance(chunk, dict) else None
+        for c in parts if isinstance(parts, list) else []:
+            if not isinstance(c, dict) or not isinstance(c.get("index", 0), int):
+                continue
+            choice = choices.setdefault(c.get("index", 0), {"message": {"content": ""}})
+            delta = c.get("delta") if isinstance(c.get("delta"), dict) else {}
+            for k, v in delta.items():
+                if k == "content":
+                    choice["message"]["content"] += v if isinstance(v, str) else ""
+                else:
+                    choice["message"][k] = v
+            for k, v in c.items():
+                if k != "delta" and (v is not None or k not in choice):
+                    choice[k] = v  # a later chunk's null (finish_reason) does not undo an earlier value
+    return [choices[i] for i in sorted(choices)]
+
+
+def answer_choices(resp: httpx.Response) -> list[dict]:
+    """The answer's choices, streamed or not, in the non-streamed shape."""
+    return stream_choices(resp) if streamed(resp) else resp.json()["choices"]
+
+
 def check_answer(resp: httpx.Response, scored: bool, relayed: bool = False) -> None:
-    """A complete answer or a clean OpenAI error; a stream ends with [DONE], an error event last before it."""
+    """A complete answer or a clean OpenAI error; a stream ends with [DONE], an error event last
+    before it. A scored answer has for each choice a valid certainty or none and its reason,
+    streamed or not; a stream cut off by an error has no certainty at all."""
     assert resp.status_code != 500, resp.text
-    if resp.headers.get("content-type", "").startswith("text/event-stream"):
+    if streamed(resp):
         events = [e for e in resp.text.replace("\r\n", "\n").split("\n\n") if e.strip()]
         assert events[-1] == "data: [DONE]", resp.text
+        failed = False
         for i, raw in enumerate(events[:-1]):
             data = "\n".join(line.removeprefix("data: ").removeprefix("data:") for line in raw.split("\n"))
             try:
@@ -161,6 +215,14 @@ def check_answer(resp: httpx.Response, scored: bool, relayed: bool = False) -> N
             if isinstance(payload, dict) and "error" in payload:
                 check_error(payload["error"])
                 assert i == len(events) - 2, "an error event is the last before [DONE]"
+                failed = True
+        if not scored:
+            return
+        for choice in stream_choices(resp):
+            if failed:  # the answer is incomplete: nothing was scored, so no number may appear
+                assert choice.get("certainty") is None, resp.text
+            else:
+                check_certainty(choice)
         return
     body = resp.json()
     if resp.status_code >= 400:
@@ -172,8 +234,7 @@ def check_answer(resp: httpx.Response, scored: bool, relayed: bool = False) -> N
     for choice in body["choices"]:
         assert isinstance(choice["message"], dict)
         if scored:
-            value = choice["certainty"]
-            assert (0.05 <= value <= 0.95) if value is not None else choice["certainty_error"]["code"]
+            check_certainty(choice)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -193,13 +254,12 @@ def test_a_faulty_adapter_keeps_the_answer_and_never_makes_up_a_number(path, fau
     with client_with({"uncertainty": {**FAULTS, **ADAPTER_FAULTS}[fault]}) as client:
         resp = client.post("/v1/chat/completions", json={**PATHS[path], "stream": stream})
     check_answer(resp, scored=path != "intrinsic")
-    if path == "intrinsic" or resp.headers["content-type"].startswith("text/event-stream"):
+    if path == "intrinsic":
         return
-    choice = resp.json()["choices"][0]
-    if fault not in ("usage_a_string",):
-        # The answer is kept, unscored; the guard cannot act on a certainty it does not have.
-        assert choice["message"]["content"] == "Paris." and choice["certainty"] is None
-        assert choice["certainty_error"]["code"]
+    # The answer is kept, unscored; the guard cannot act on a certainty it does not have.
+    choice = answer_choices(resp)[0]
+    assert choice["message"]["content"] == "Paris." and choice["certainty"] is None
+    assert choice["certainty_error"]["code"]
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -209,7 +269,7 @@ def test_a_faulty_fallback_keeps_the_first_answer(fault, stream):
     with client_with({"uncertainty": low, "fallback-model": FAULTS[fault]}) as client:
         resp = client.post("/v1/chat/completions", json={**PATHS["fallback"], "stream": stream})
     check_answer(resp, scored=True)
-    if not stream and fault != "usage_a_string":  # that one is an answer: only its usage is not counted
-        choice = resp.json()["choices"][0]
+    if fault != "usage_a_string":  # that one is an answer: only its usage is not counted
+        choice = answer_choices(resp)[0]
         assert choice["message"]["content"] == "Paris." and choice["fallback_error"]["message"]
         assert choice["answered_by"] == "base"

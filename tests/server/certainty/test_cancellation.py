@@ -11,23 +11,61 @@ import pytest
 from server.app import create_app
 from server.settings import Settings
 
-from ..fake_vllm import completion
+from ..fake_vllm import adapter_output, completion
 
 Q = [{"role": "user", "content": "Capital of France?"}]
 STREAM = (
     b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
     b'"delta":{"role":"assistant","content":"Paris."},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
 )
+#: The adapter's score when it does not hang: low (0.15), so that a fallback guard calls the fallback.
+LOW = {"1": 1.0}
+#: Seconds to wait for each step; short, so that a broken cancellation fails the test, not hangs it.
+BOUND = 2.0
 
 
-async def leave_after(app, body: dict, seconds: float) -> list[dict]:
-    """Send ``body``, then disconnect after ``seconds``; the ASGI messages the app sent."""
+class Hanging:
+    """A vLLM (and fallback) whose call for ``model`` hangs until it is cancelled; every other
+    call answers at once. ``started`` is set when the hanging call begins, ``cancelled`` when
+    it is cancelled."""
+
+    def __init__(self, model: str):
+        self.model = model
+        self.started, self.cancelled = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["model"] == self.model:
+            self.started.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        if body["model"] == "uncertainty":
+            return httpx.Response(200, json=adapter_output(LOW))
+        if body.get("stream"):
+            return httpx.Response(200, content=STREAM, headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json=completion("Paris."))
+
+
+def app_for(upstream: Hanging):
+    s = Settings(
+        model={"path": "/m", "served_name": "base"},
+        adapters=[{"name": "uncertainty", "path": "/a"}],
+        certainty={"fallback": {"url": "http://fallback/v1", "model": "fallback-model"}},
+    )
+    return create_app(s, transport=httpx.MockTransport(upstream))
+
+
+async def leave_once_started(app, body: dict, started: asyncio.Event) -> list[dict]:
+    """Send ``body``, then disconnect as soon as ``started`` is set; the ASGI messages the app sent."""
     sent, messages = [], [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
 
     async def receive():
         if messages:
             return messages.pop(0)
-        await asyncio.sleep(seconds)
+        await started.wait()
         return {"type": "http.disconnect"}
 
     async def send(message):
@@ -38,42 +76,46 @@ async def leave_after(app, body: dict, seconds: float) -> list[dict]:
     return sent
 
 
-def app_with_hanging(model: str, cancelled: asyncio.Event):
-    async def handler(request):
-        body = json.loads(request.content)
-        if body["model"] == model:
-            try:
-                await asyncio.sleep(60)
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
-        if body.get("stream"):
-            return httpx.Response(200, content=STREAM, headers={"content-type": "text/event-stream"})
-        return httpx.Response(200, json=completion("Paris."))
+async def within(aw, why: str):
+    """Await ``aw`` for at most ``BOUND`` seconds; the test fails with ``why`` if it takes longer."""
+    try:
+        return await asyncio.wait_for(aw, BOUND)
+    except asyncio.TimeoutError:
+        pytest.fail(f"{why} (waited {BOUND} s)")
 
-    s = Settings(
-        model={"path": "/m", "served_name": "base"},
-        adapters=[{"name": "uncertainty", "path": "/a"}],
-        certainty={"fallback": {"url": "http://fallback/v1", "model": "fallback-model"}},
-    )
-    return create_app(s, transport=httpx.MockTransport(handler))
+
+async def started_or_ended(client: asyncio.Future, started: asyncio.Event) -> None:
+    """Wait (at most ``BOUND`` seconds) until ``started`` is set or the request has ended without it."""
+    waiter = asyncio.ensure_future(started.wait())
+    await asyncio.wait((client, waiter), timeout=BOUND, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
 
 
 @pytest.mark.parametrize(
     "hanging, certainty",
     [
-        ("uncertainty", True),  # the answer has streamed; its scoring is still running
-        ("base", {"threshold": 0.5, "action": "abstain"}),  # the whole answer is awaited first
-        ("base", {"threshold": 0.5, "action": "fallback"}),
+        # the answer has streamed; its scoring is still running
+        pytest.param("uncertainty", True, id="scoring-after-the-stream"),
+        # the whole answer is awaited first, then its scoring
+        pytest.param("base", {"threshold": 0.5, "action": "abstain"}, id="abstain-answer"),
+        pytest.param("uncertainty", {"threshold": 0.5, "action": "abstain"}, id="abstain-scoring"),
+        # the answer scored low: the fallback model is answering in its place
+        pytest.param("fallback-model", {"threshold": 0.5, "action": "fallback"}, id="fallback-call"),
     ],
 )
 def test_a_client_that_leaves_a_stream_cancels_the_work_it_caused(hanging, certainty):
     async def scenario():
-        cancelled = asyncio.Event()
-        app = app_with_hanging(hanging, cancelled)
+        upstream = Hanging(hanging)
         body = {"model": "base", "messages": Q, "stream": True, "certainty": certainty}
-        await asyncio.wait_for(leave_after(app, body, 0.2), 10)
-        await asyncio.wait_for(cancelled.wait(), 5)
-        return cancelled.is_set()
+        client = asyncio.ensure_future(leave_once_started(app_for(upstream), body, upstream.started))
+        try:
+            # The client leaves only once the call it should cancel is running: a request that
+            # never makes that call (or answers without it) proves nothing about cancelling it.
+            await started_or_ended(client, upstream.started)
+            assert upstream.started.is_set(), f"the call to {hanging} never started"
+            await within(upstream.cancelled.wait(), f"the call to {hanging} ran on after the client left")
+            await within(client, "the gateway did not end the request after the client left")
+        finally:
+            client.cancel()
 
-    assert asyncio.run(scenario())
+    asyncio.run(scenario())
