@@ -109,10 +109,17 @@ def test_a_killed_vllm_is_answered_with_503_at_once_then_restarted(tmp_path, tin
     try:
         # vLLM leads its own process group below serve: kill that whole group, as the OOM killer might.
         own_group = os.getpgid(third.proc.pid)
-        engine = {os.getpgid(p) for p in descendants(third.proc.pid) if alive(p)} - {own_group}
+        groups = {p: os.getpgid(p) for p in descendants(third.proc.pid) if alive(p)}
+        engine = set(groups.values()) - {own_group}
         assert len(engine) == 1
-        os.killpg(engine.pop(), signal.SIGKILL)
-        time.sleep(1.0)
+        group = engine.pop()
+        members = {p for p, g in groups.items() if g == group}
+        os.killpg(group, signal.SIGKILL)
+        # The requests below must meet a vLLM that is gone, not one still dying.
+        deadline = time.monotonic() + 30
+        while any(alive(p) for p in members) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in members if alive(p)], f"vLLM's group {group} still runs 30 s after SIGKILL"
         body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
         started = time.monotonic()
         down = httpx.post(f"{third.url}/v1/chat/completions", json=body, timeout=30)

@@ -81,10 +81,13 @@ def test_a_client_that_leaves_while_sending_its_body_is_a_499_not_an_error():
 
 
 def test_requests_beyond_the_in_flight_limit_are_shed_at_once_but_health_and_metrics_answer():
-    release = asyncio.Event()
+    release, both_waiting, waiting = asyncio.Event(), asyncio.Event(), []
 
     async def slow(request):
         if request.url.path == "/v1/chat/completions":
+            waiting.append(request)
+            if len(waiting) == 2:
+                both_waiting.set()
             await release.wait()
         return httpx.Response(200, content=COMPLETION, headers=JSON)
 
@@ -93,7 +96,11 @@ def test_requests_beyond_the_in_flight_limit_are_shed_at_once_but_health_and_met
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             held = [asyncio.ensure_future(client.post("/v1/chat/completions", json=BASIC)) for _ in range(2)]
-            await asyncio.sleep(0.1)  # both are now waiting on the upstream
+            # The third request must come while both are in flight, i.e. waiting on the upstream.
+            try:
+                await asyncio.wait_for(both_waiting.wait(), 5)
+            except asyncio.TimeoutError:
+                pytest.fail(f"only {len(waiting)} of the 2 held requests reached the upstream within 5 s")
             shed = await client.post("/v1/chat/completions", json=BASIC)
             health, metrics = await client.get("/health"), await client.get("/metrics")
             release.set()

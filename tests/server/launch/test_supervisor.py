@@ -55,6 +55,12 @@ def wait_for(predicate, within=5.0):
     return predicate()
 
 
+def ended(sup, within=5.0):
+    """Whether the supervisor's thread has ended (waiting for it up to ``within`` seconds)."""
+    sup.join(within)
+    return not sup.is_alive()
+
+
 def restarts(metrics):
     return metrics.registry.get_sample_value("granite_certainty_vllm_restarts_total")
 
@@ -65,7 +71,7 @@ def test_a_vllm_that_dies_is_restarted_and_counted(caplog):
     vllm.up = False  # killed
     assert wait_for(lambda: vllm.starts == 1 and vllm.up)
     sup.halt()
-    sup.join(5)
+    assert ended(sup), "the supervisor still runs 5 s after halt()"
     assert restarts(metrics) == 1 and not gave_up.is_set()
     assert vllm.stops == 1  # the old group is cleaned up before the new start
     assert "last lines" in caplog.text
@@ -76,7 +82,7 @@ def test_a_vllm_that_keeps_dying_makes_serve_give_up_after_the_attempts():
     sup, metrics, gave_up = supervise(vllm, attempts=3)
     vllm.up = False
     assert gave_up.wait(5)
-    sup.join(5)
+    assert ended(sup), "the supervisor still runs 5 s after giving up"
     assert vllm.starts == 3 and restarts(metrics) == 3
 
 
@@ -95,6 +101,6 @@ def test_once_halted_a_dead_vllm_is_not_restarted():
     sup, metrics, gave_up = supervise(vllm, backoff=0.2)
     sup.halt()
     vllm.up = False  # the shutdown stopping vLLM is not a death to recover from
-    sup.join(5)
-    time.sleep(0.3)
+    # Once the thread has ended nothing can restart vLLM any more, so this is the final count.
+    assert ended(sup), "the supervisor still runs 5 s after halt()"
     assert vllm.starts == 0 and not gave_up.is_set()
