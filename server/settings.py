@@ -105,6 +105,9 @@ class VLLMSettings(_Strict):
     tensor_parallel_size: int | None = Field(default=None, ge=1)
     max_loras: int | None = Field(default=None, ge=1)
     max_cpu_loras: int | None = Field(default=None, ge=1)
+    #: vLLM's ``--seed``: the seed of requests that sample without their own ``seed``. Passed when set;
+    #: the test suite's ``--vllm-seed`` sets it to audit tests that depend on what sampling writes.
+    seed: int | None = Field(default=None, ge=0)
     startup_timeout_s: float = 900.0
     #: Restarts of a vLLM that ``serve`` started and that died, before ``serve`` gives up (exits 1).
     restart_attempts: int = Field(default=5, ge=0)

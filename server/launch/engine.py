@@ -34,8 +34,9 @@ def vllm_command(settings: Settings, dep: Deployment) -> list[str]:
     for flag, value in (
         ("--data-parallel-size", v.data_parallel_size),
         ("--tensor-parallel-size", v.tensor_parallel_size),
+        ("--seed", v.seed),
     ):
-        if value:
+        if value is not None:
             cmd += [flag, str(value)]
     return cmd + list(v.args)
 

@@ -42,7 +42,8 @@ def test_non_stream_scores_every_choice_like_the_route(sdk, tiny_settings, n):
             model=tiny_settings.served_name,
             messages=ask(question),
             n=n,
-            max_tokens=32,
+            # Sampled choices must end to be scored: room enough for any answer of the tiny model.
+            max_tokens=200,
             temperature=0.8 if n > 1 else 0,
             seed=1,
             extra_body={"certainty": True},
@@ -148,7 +149,11 @@ def test_fallback_is_answered_by_the_second_server(guarded, tiny_settings):
 
 def test_truncated_answer_gets_a_marker(sdk, tiny_settings):
     resp = sdk.chat.completions.create(
-        model=tiny_settings.served_name, messages=ask(QUESTIONS[0]), max_tokens=1, extra_body={"certainty": True}
+        model=tiny_settings.served_name,
+        messages=ask(QUESTIONS[0]),
+        max_tokens=1,
+        temperature=0,  # sampled, the one token could be the end of text, and nothing is cut off
+        extra_body={"certainty": True},
     )
     extra = resp.choices[0].model_extra
     assert resp.choices[0].finish_reason == "length"
@@ -163,16 +168,21 @@ def test_tool_call_gets_a_marker(sdk, tiny_settings):
             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
         },
     }
+    # Greedy, with room for the whole call: at vLLM's default temperature the tiny model may
+    # write arguments longer than the token budget, and a call cut off is no tool call.
     resp = sdk.chat.completions.create(
         model=tiny_settings.served_name,
         messages=ask(QUESTIONS[0]),
-        max_tokens=40,
+        max_tokens=400,
+        temperature=0,
         tools=[tool],
         tool_choice={"type": "function", "function": {"name": "lookup"}},
         extra_body={"certainty": True},
     )
-    extra = resp.choices[0].model_extra
-    assert resp.choices[0].message.tool_calls
+    choice = resp.choices[0]
+    assert choice.finish_reason != "length", choice.message
+    assert [call.function.name for call in choice.message.tool_calls] == ["lookup"]
+    extra = choice.model_extra
     assert extra["certainty"] is None and extra["certainty_error"]["code"] == "tool_calls"
 
 

@@ -136,14 +136,57 @@ def test_model_config_matches_granite_micro_shape(tokenizer):
     assert set(tiny_model.TARGET_MODULES) <= linear
 
 
-def test_is_built_needs_a_marker_of_this_builder_version(tmp_path):
+def test_is_built_needs_a_marker_with_the_key_of_a_build_here_and_now(tmp_path):
     assert not tiny_model.is_built(tmp_path)
     (tmp_path / ".complete").write_text("not json")
     assert not tiny_model.is_built(tmp_path)
-    (tmp_path / ".complete").write_text(json.dumps({"builder_version": tiny_model.BUILDER_VERSION - 1}))
-    assert not tiny_model.is_built(tmp_path)
     (tmp_path / ".complete").write_text(json.dumps({"builder_version": tiny_model.BUILDER_VERSION, "seed": 0}))
+    assert not tiny_model.is_built(tmp_path)  # an older builder's marker, without a key
+    (tmp_path / ".complete").write_text(json.dumps({"key": tiny_model.build_key(0)}))
     assert tiny_model.is_built(tmp_path)
+    assert not tiny_model.is_built(tmp_path, seed=1)
+
+
+@pytest.mark.parametrize("library", tiny_model.BUILT_WITH)
+def test_a_model_built_by_another_version_of_a_library_is_not_reused(tmp_path, library):
+    other = {**tiny_model.installed_versions(), library: "0.0.0-other"}
+    (tmp_path / ".complete").write_text(json.dumps({"key": tiny_model.build_key(0, versions=other)}))
+    assert not tiny_model.is_built(tmp_path)
+
+
+def test_a_change_to_the_builders_code_data_or_template_changes_its_digest(tmp_path):
+    import shutil
+
+    here = Path(tiny_model.__file__).parent
+    copy = tmp_path / "tiny_granite"
+    shutil.copytree(here, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert tiny_model.source_digest(copy) == tiny_model.source_digest(here)
+    for name in ("builder.py", "data.py", "templates/granite-4.0-chat-template.jinja"):
+        edited = copy / name
+        original = edited.read_bytes()
+        edited.write_bytes(original + b"\n")
+        tiny_model.source_digest.cache_clear()
+        assert tiny_model.source_digest(copy) != tiny_model.source_digest(here), name
+        edited.write_bytes(original)
+        tiny_model.source_digest.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("fpu avx2 avx512f avx512_bf16", True),
+        ("fpu avx2 amx_bf16 amx_tile", True),
+        ("fpu avx2 avx512f", False),  # AVX512 without BF16: autocast would emulate bf16
+    ],
+)
+def test_bf16_autocast_only_where_the_cpu_has_bf16(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert tiny_model.cpu_has_bf16(str(cpuinfo)) is expected
+
+
+def test_no_cpuinfo_means_no_bf16(tmp_path):
+    assert tiny_model.cpu_has_bf16(str(tmp_path / "missing")) is False
 
 
 def test_package_ships_the_template():

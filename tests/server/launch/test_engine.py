@@ -75,3 +75,14 @@ def test_scale_up_knobs_become_vllms_flags_only_when_set():
     flag = lambda name: cmd[cmd.index(name) + 1]
     assert (flag("--data-parallel-size"), flag("--tensor-parallel-size")) == ("2", "4")
     assert (flag("--max-loras"), flag("--max-cpu-loras")) == ("3", "8")
+
+
+def test_a_seed_becomes_vllms_seed_flag_only_when_set():
+    from server.launch.resolve import ResolvedAdapter
+
+    adapter = ResolvedAdapter(name="uncertainty", path="/a", rank=32, intrinsic="uncertainty", io_yaml=None)
+    dep = Deployment(base="/m", served_name="base", adapters=(adapter,))
+    assert "--seed" not in vllm_command(settings(), dep)
+    for seed in (0, 4242):
+        cmd = vllm_command(settings(seed=seed), dep)
+        assert cmd[cmd.index("--seed") + 1] == str(seed)
