@@ -22,7 +22,7 @@ from .metrics import router as metrics_router
 from .models.api_router import router as models_router
 from .protocol import ChatCompletionRequest
 from .settings import Settings
-from .upstream import Upstream
+from .upstream import Upstream, trust
 
 log = logging.getLogger("granite_certainty")
 
@@ -52,6 +52,7 @@ def create_app(
         retry_after_s=settings.limits.retry_after_s,
         transport=transport,
         headers={"authorization": f"Bearer {settings.vllm.api_key}"} if settings.vllm.api_key else None,
+        verify=trust(settings.vllm.ca_file),
     )
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
     fallback = fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport)

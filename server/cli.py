@@ -20,6 +20,7 @@ def serve(args: argparse.Namespace) -> int:
     from .launch.process import StartupError
     from .launch.resolve import resolve
     from .launch.supervisor import Supervisor
+    from .upstream import trust
 
     settings = Settings.load(
         args.config, host=args.host, port=args.port, workers=args.workers, **{"vllm.url": args.vllm_url}
@@ -32,6 +33,7 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if settings.vllm.url:
         if settings.workers > 1:
+            trust(settings.vllm.ca_file)  # a bad ca_file fails here once, not in every worker
             run_workers(settings)
             return 0
         return run_gateway(create_app(settings), settings)

@@ -96,6 +96,9 @@ class VLLMSettings(_Strict):
     #: The key vLLM requires on ``/v1`` and the gateway sends. An attached vLLM's (if it has one);
     #: for a vLLM that ``serve`` starts, left unset, a random key made for that run.
     api_key: str | None = None
+    #: PEM file of the certificates to trust for an ``https://`` vLLM (a KServe workload serves
+    #: TLS with its own self-signed certificate); unset: the system's trust store.
+    ca_file: str | None = None
     #: Upper bound on --max-lora-rank; an adapter above it is a config error.
     max_lora_rank: int | None = None
     #: Scale-up on one host (vLLM's own flags, passed when set): engine replicas across GPUs

@@ -7,6 +7,7 @@ faults with ``httpx.MockTransport`` and no server.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ import httpx
 import orjson
 
 from .errors import UpstreamBusy, UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
+from .settings import DeploymentError
 
 JSON_HEADERS = {"content-type": "application/json"}
 #: The chat endpoint below an OpenAI API root (vLLM's is ``/v1``; a fallback's URL is the root).
@@ -38,6 +40,7 @@ class Upstream:
         retry_after_s: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
+        verify: ssl.SSLContext | bool = True,
     ):
         self.base_url = base_url.rstrip("/")
         #: The chat completions path on this server, for every call that asks it for an answer.
@@ -52,6 +55,7 @@ class Upstream:
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30),
             transport=transport,
             headers=headers,
+            verify=verify,
         )
 
     async def post(self, path: str, body: bytes) -> httpx.Response:
@@ -129,3 +133,15 @@ def upstream_status_error(status: int, content: bytes) -> UpstreamStatus:
     if text("type"):
         exc.type = text("type")
     return exc
+
+
+def trust(ca_file: str | None) -> ssl.SSLContext | bool:
+    """What the client verifies an ``https://`` vLLM against: the certificates in ``ca_file``
+    (read once, here, not on the event loop), or the system's trust store when it is unset.
+    A file that is missing or holds no certificate is a ``DeploymentError``, never "verify off"."""
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise DeploymentError(f"vllm.ca_file: cannot load certificates from {ca_file}: {exc}") from None

@@ -5,11 +5,14 @@ config a gateway accepts, keys that fail closed, the LoRA rank flag and the GPU.
 
 from __future__ import annotations
 
+import ast
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -24,7 +27,7 @@ KUBERNETES = "1.32.0"
 
 OVERLAYS = ROOT / "deploy" / "kubernetes" / "overlays"
 #: Kinds of custom resources (their schemas are the operators', not Kubernetes'): checked below.
-CUSTOM = {"ServiceMonitor"}
+CUSTOM = {"ServiceMonitor", "LLMInferenceService"}
 
 
 def render(path: Path) -> list[dict]:
@@ -160,21 +163,107 @@ def test_the_production_stack_values_use_only_the_charts_keys_and_serve_the_lora
     [model] = values["servingEngineSpec"]["modelSpec"]
     args = model["vllmConfig"]["extraArgs"]
     assert model["enableLoRA"] is True and args[args.index("--max-lora-rank") + 1] == "32"
-    [adapter] = values["loraAdapters"]
-    assert adapter["baseModel"] == model["name"] and values["loraController"]["enableLoraController"]
+    assert model["initContainer"]["mountPvcStorage"] is True and "pvcStorage" in model
+
+
+def snapshot_download_call(script: str) -> dict:
+    """The literal arguments of the ``snapshot_download(...)`` call in an init container's script."""
+    [call] = [
+        node
+        for node in ast.walk(ast.parse(script))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "snapshot_download"
+    ]
+    return {"repo_id": ast.literal_eval(call.args[0])} | {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+
+
+def assert_the_engine_loads_the_fetched_adapter(fetch_script: str, vllm_args: list[str], settings: Settings):
+    """The init container fetches each configured adapter's folder, and vLLM loads it from there."""
+    fetched = snapshot_download_call(fetch_script)
+    modules = dict(m.split("=", 1) for m in vllm_args[vllm_args.index("--lora-modules") + 1 :] if "=" in m)
+    for adapter in settings.adapters:
+        assert adapter.repo == fetched["repo_id"]
+        assert f"{adapter.subfolder}/*" in fetched["allow_patterns"]
+        assert modules[adapter.name] == f"{fetched['local_dir']}/{adapter.subfolder}"
+
+
+def gateway_settings(objects: list[dict], tmp_path: Path) -> Settings:
+    """The Settings the rendered ConfigMap's gateway.yaml gives."""
+    path = tmp_path / "gateway.yaml"
+    path.write_text(one(objects, "ConfigMap", "granite-certainty-config")["data"]["gateway.yaml"])
+    return Settings.load(path)
+
+
+def test_the_base_vllm_loads_the_adapter_its_init_container_fetched(rendered, tmp_path):
+    spec = one(rendered, "Deployment", "vllm")["spec"]["template"]["spec"]
+    [fetch] = spec["initContainers"]
+    vllm = container(one(rendered, "Deployment", "vllm"), "vllm")
+    assert {m["name"] for m in fetch["volumeMounts"]} & {m["name"] for m in vllm["volumeMounts"]}
+    assert_the_engine_loads_the_fetched_adapter(fetch["args"][0], vllm["args"], gateway_settings(rendered, tmp_path))
 
 
 def test_the_production_stack_overlay_points_the_gateway_at_the_router_and_drops_its_own_vllm(tmp_path):
     objects = render(OVERLAYS / "production-stack")
     assert not [o for o in objects if o["metadata"]["name"].startswith("vllm")]
-    path = tmp_path / "gateway.yaml"
-    path.write_text(one(objects, "ConfigMap", "granite-certainty-config")["data"]["gateway.yaml"])
-    settings = Settings.load(path)
+    settings = gateway_settings(objects, tmp_path)
     values = yaml.safe_load((OVERLAYS / "production-stack" / "values.yaml").read_text())
     # Helm release "vllm": the chart names the router's Service <release>-router-service.
     assert settings.vllm.url == f"http://vllm-router-service:{values['routerSpec']['servicePort']}"
     args = values["servingEngineSpec"]["modelSpec"][0]["vllmConfig"]["extraArgs"]
     assert args[args.index("--served-model-name") + 1] == settings.served_name
-    assert [a.name for a in settings.adapters] == [
-        a["adapterName"] for a in (x["adapterSource"] for x in values["loraAdapters"])
-    ]
+    model = values["servingEngineSpec"]["modelSpec"][0]
+    assert_the_engine_loads_the_fetched_adapter(model["initContainer"]["args"][0], args, settings)
+
+
+def strict(schema):
+    """``schema`` with unknown fields refused wherever it lists an object's fields (Kubernetes
+    prunes them silently; a misspelt key would be lost, so the tests refuse it)."""
+    if isinstance(schema, dict):
+        schema = {k: strict(v) for k, v in schema.items()}
+        if "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            schema.setdefault("additionalProperties", False)
+    return schema
+
+
+def test_the_kserve_llminferenceservice_matches_kserves_schema():
+    service = one(render(OVERLAYS / "kserve"), "LLMInferenceService", "granite-micro")
+    schema = json.loads((ROOT / "tests/deploy/data/kserve-llminferenceservice-v1alpha2.schema.json").read_text())
+    assert service["apiVersion"] == "serving.kserve.io/v1alpha2"
+    jsonschema.validate(service, strict(schema))
+    # Adapters are LLMModelSpecs (schemaless in the CRD because the type is recursive).
+    for adapter in service["spec"]["model"]["lora"]["adapters"]:
+        jsonschema.validate(adapter, strict(schema["properties"]["spec"]["properties"]["model"]))
+        assert adapter["name"]  # required for an adapter
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"}, "spec": service["spec"]["template"]}
+    kubernetes_validate.validate(pod, KUBERNETES, strict=True)
+
+
+def test_the_kserve_overlay_serves_the_fetched_adapter_at_rank_32_to_a_gateway_that_trusts_its_tls(tmp_path):
+    objects = render(OVERLAYS / "kserve")
+    assert not [o for o in objects if o["metadata"]["name"].startswith("vllm")]
+    service = one(objects, "LLMInferenceService", "granite-micro")
+    name, model = service["metadata"]["name"], service["spec"]["model"]
+    settings = gateway_settings(objects, tmp_path)
+    assert model["name"] == settings.served_name and model["lora"]["maxRank"] == 32
+    [main] = service["spec"]["template"]["containers"]
+    assert main["name"] == "main" and main["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    # The adapter: the Job fetches its folder onto the PVC that the pvc:// URI names.
+    job = one(objects, "Job", "fetch-adapters")["spec"]["template"]["spec"]
+    [fetch] = job["containers"]
+    [mount] = fetch["volumeMounts"]
+    claim = next(v for v in job["volumes"] if v["name"] == mount["name"])["persistentVolumeClaim"]["claimName"]
+    one(objects, "PersistentVolumeClaim", claim)
+    fetched = snapshot_download_call(fetch["args"][0])
+    local_dir = Path(fetched["local_dir"]).relative_to(mount["mountPath"])
+    uris = {a["name"]: a["uri"] for a in model["lora"]["adapters"]}
+    for adapter in settings.adapters:
+        assert adapter.repo == fetched["repo_id"] and f"{adapter.subfolder}/*" in fetched["allow_patterns"]
+        assert uris[adapter.name] == f"pvc://{claim}/{local_dir}/{adapter.subfolder}"
+    # The gateway: KServe's workload Service, over TLS, trusting the certificate KServe made for it.
+    url = httpx.URL(settings.vllm.url)
+    assert (url.scheme, url.host, url.port) == ("https", f"{name}-kserve-workload-svc", 8000)
+    deployment = one(objects, "Deployment", "granite-certainty")
+    mounts = {m["mountPath"]: m["name"] for m in container(deployment, "gateway")["volumeMounts"]}
+    ca = Path(settings.vllm.ca_file)
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mounts[str(ca.parent)])
+    assert volume["secret"]["secretName"] == f"{name}-kserve-self-signed-certs"
+    assert {"key": "tls.crt", "path": ca.name} in volume["secret"]["items"]
