@@ -17,7 +17,7 @@ TORCH_CPU := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index
 LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
 NO_TORCH_EXTRAS := --no-emit-package torchvision --no-emit-package torchaudio --no-emit-package torchcodec
 
-.PHONY: install lock lock-upgrade demo test test-fast lint lint-docker bench clean
+.PHONY: install lock lock-upgrade demo test test-fast lint lint-docker browser bench clean
 
 install: $(STAMP)
 
@@ -52,8 +52,16 @@ lock: | $(UV)
 demo: install
 	$(PY) -m server.cli demo --config configs/tiny.yaml
 
-test: install lint
+test: install lint browser
 	$(PY) -m pytest -q -ra
+
+# The playground's browser tests (tests/integration/test_playground.py) drive Debian's headless
+# Chromium through Playwright: Playwright's own browser download is not reachable everywhere.
+CHROMIUM ?= /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
 
 test-fast: install lint
 	$(PY) -m pytest -q -m "not integration"
