@@ -13,19 +13,18 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 import httpx
-from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from . import sse
-from .disconnect import until_disconnect
 from .errors import GatewayError, UpstreamStatus
+from .metrics import Metrics
 from .upstream import Upstream, upstream_status_error
 
 
-async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: bool, path: str) -> Response:
+async def forward(upstream: Upstream, body: bytes, *, stream: bool, path: str, metrics: Metrics) -> Response:
     """Relay ``body`` to vLLM's ``path`` and its answer back; vLLM's own errors pass on as they are."""
     if not stream:
-        resp = await until_disconnect(request, upstream.post(path, body))
+        resp = await upstream.post(path, body)
         if resp.status_code < 400 and not _is_json_object(resp):
             return not_an_answer(resp).response()
         return relay_response(resp, resp.content)
@@ -46,13 +45,13 @@ async def forward(request: Request, upstream: Upstream, body: bytes, *, stream: 
                     tail = (tail + chunk)[-32:]
                     yield chunk
             except (httpx.TransportError, GatewayError) as exc:
-                request.app.state.gateway.metrics.upstream_errors.labels("upstream_unavailable").inc()
+                metrics.upstream_errors.labels("upstream_unavailable").inc()
                 # The status line is already sent: report the failure as the stream's last events.
                 for event in sse.upstream_lost(exc):
                     yield event
                 return
         if not sse.ends_done(tail):
-            request.app.state.gateway.metrics.upstream_errors.labels("upstream_unavailable").inc()
+            metrics.upstream_errors.labels("upstream_unavailable").inc()
             for event in sse.upstream_lost(None):
                 yield event
 

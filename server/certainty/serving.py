@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from fastapi import Request
 from fastapi.responses import Response
 
 from ..deps import Gateway
-from ..disconnect import until_disconnect
 from ..errors import UpstreamStatus
 from .guard import Guard
 from .options import Options, strip_extension
@@ -57,8 +55,7 @@ def checked_choices(completion: dict) -> list[dict]:
     raise UpstreamStatus("vLLM's answer is not a chat completion (its choices are malformed).", status=502)
 
 
-async def answer(request: Request, gw: Gateway, payload: dict, opts: Options) -> Response:
-    """The JSON answer to a non-streamed base-model request that asks for certainty; a client
-    that disconnects cancels the answer and its scoring."""
-    completion = await until_disconnect(request, answer_with_certainty(gw, payload, opts))
+async def answer(gw: Gateway, payload: dict, opts: Options) -> Response:
+    """The JSON answer to a non-streamed base-model request that asks for certainty."""
+    completion = await answer_with_certainty(gw, payload, opts)
     return Response(orjson.dumps(completion), media_type="application/json")

@@ -18,13 +18,11 @@ from contextlib import AsyncExitStack
 
 import httpx
 import orjson
-from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from httpx_sse import SSEError
 
 from .. import sse
 from ..deps import Gateway
-from ..disconnect import until_disconnect
 from ..errors import GatewayError
 from ..passthrough import not_a_stream
 from .options import Options
@@ -34,11 +32,11 @@ from .serving import CertaintyCall, answer_with_certainty
 ANSWER_FIELDS = ("index", "message", "finish_reason")
 
 
-async def answer(request: Request, gw: Gateway, payload: dict, opts: Options) -> Response:
+async def answer(gw: Gateway, payload: dict, opts: Options) -> Response:
     """The SSE answer to a streamed base-model request that asks for certainty."""
     with_usage = sse.include_usage(payload)
     if opts.threshold is not None and opts.action in ("abstain", "fallback"):
-        completion = await until_disconnect(request, answer_with_certainty(gw, payload, opts))
+        completion = await answer_with_certainty(gw, payload, opts)
         return StreamingResponse(iter(sse.completion_events(completion, with_usage)), media_type=sse.MEDIA_TYPE)
 
     call = CertaintyCall(gw, payload, opts)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from ..deps import GatewayDep, require_api_key
+from ..disconnect import with_cancellation
 from ..openapi import ERRORS, request_body
 from ..protocol import ChatCompletionRequest
 from . import serving
@@ -19,6 +20,7 @@ router = APIRouter(dependencies=[Depends(require_api_key)])
     responses=ERRORS,
     summary="Create a chat completion",
 )
+@with_cancellation
 async def create_chat_completion(request: Request, gw: GatewayDep) -> Response:
     """A chat completion from the base model (with certainty if asked) or from an intrinsic."""
     return await serving.chat_completion(request, gw)

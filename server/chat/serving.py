@@ -32,30 +32,28 @@ async def chat_completion(request: Request, gw: Gateway) -> Response:
     stream = bool(chat.stream)
     if chat.model == gw.served_name:
         request.state.model = chat.model
-        return await answer_base(request, gw, body, payload, chat)
+        return await answer_base(gw, body, payload, chat)
     intrinsic = gw.intrinsics.get(chat.model)
     request.state.model = chat.model if intrinsic else "unknown"
     if intrinsic is None:
         raise ModelNotFound(f"The model '{chat.model}' does not exist; see GET /v1/models.", param="model")
-    return await run_intrinsic(request, gw, chat.model, intrinsic, payload, stream=stream)
+    return await run_intrinsic(gw, intrinsic, payload, stream=stream)
 
 
-async def answer_base(
-    request: Request, gw: Gateway, body: bytes, payload: dict, chat: ChatCompletionRequest
-) -> Response:
+async def answer_base(gw: Gateway, body: bytes, payload: dict, chat: ChatCompletionRequest) -> Response:
     """The base model's answer: passed through untouched, or with its certainty when asked."""
     opts = options.resolve(chat.certainty, gw.settings.certainty, gw.fallback is not None)
     stream = bool(chat.stream)
     if opts is None:
         if options.FIELD in payload:
             body = orjson.dumps(options.strip_extension(payload))
-        return await forward(request, gw.upstream, body, stream=stream, path=gw.upstream.chat_path)
+        return await forward(gw.upstream, body, stream=stream, path=gw.upstream.chat_path, metrics=gw.metrics)
     max_n = gw.settings.limits.max_n
     if (chat.n or 1) > max_n:
         raise InvalidRequest(f"n: at most {max_n} choices are scored for certainty, got {chat.n}.", param="n")
     if stream:
-        return await streaming.answer(request, gw, payload, opts)
-    return await certainty_serving.answer(request, gw, payload, opts)
+        return await streaming.answer(gw, payload, opts)
+    return await certainty_serving.answer(gw, payload, opts)
 
 
 def parse_body(body: bytes, max_depth: int) -> dict:

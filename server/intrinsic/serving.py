@@ -10,14 +10,12 @@ content chunk, then ``[DONE]``. The certainty feature scores answers through ``a
 from __future__ import annotations
 
 import orjson
-from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 import intrinsics
 
 from .. import sse
 from ..deps import Gateway
-from ..disconnect import until_disconnect
 from ..errors import AdapterOutputError, InvalidRequest, from_intrinsics
 
 #: Gateway-only request field: arguments for an intrinsic's instruction, never sent to vLLM.
@@ -29,14 +27,11 @@ REQUIRED = ("content", "refusal")
 NOT_FORWARDED = ("stream", "stream_options", "certainty", KWARGS_FIELD)
 
 
-async def adapter_call(
-    gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict, request: Request | None = None
-) -> tuple[dict, dict]:
+async def adapter_call(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict) -> tuple[dict, dict]:
     """Rewrite a chat request ``payload`` for ``intrinsic`` and send it to its adapter.
 
     Returns (the rewritten request, vLLM's raw response). Raises ``InvalidRequest`` (400)
-    for requests the intrinsic cannot take; vLLM failures raise the upstream errors. With
-    ``request``, a client that disconnects cancels the call."""
+    for requests the intrinsic cannot take; vLLM failures raise the upstream errors."""
     kwargs = payload.get(KWARGS_FIELD) or {}
     if not isinstance(kwargs, dict):
         raise InvalidRequest(f"'{KWARGS_FIELD}' must be an object of instruction arguments.", param=KWARGS_FIELD)
@@ -45,16 +40,14 @@ async def adapter_call(
         rewritten = intrinsic.rewrite(payload, **kwargs)
     except intrinsics.IntrinsicError as exc:
         raise from_intrinsics(intrinsic.name, exc) from None
-    work = gw.upstream.post_json(gw.upstream.chat_path, rewritten)
-    return rewritten, await (until_disconnect(request, work) if request is not None else work)
+    return rewritten, await gw.upstream.post_json(gw.upstream.chat_path, rewritten)
 
 
-async def call_intrinsic(
-    gw: Gateway, name: str, intrinsic: intrinsics.Intrinsic, payload: dict, request: Request | None = None
-) -> dict:
-    """Run intrinsic ``name`` on a chat request ``payload``; return the processed completion
+async def call_intrinsic(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict) -> dict:
+    """Run ``intrinsic`` on a chat request ``payload``; return the processed completion
     (each choice's content is the JSON of its result, e.g. ``{"certainty": 0.46}``)."""
-    rewritten, response = await adapter_call(gw, intrinsic, payload, request)
+    name = intrinsic.name
+    rewritten, response = await adapter_call(gw, intrinsic, payload)
     try:
         return intrinsic.process(response, rewritten)
     except intrinsics.IntrinsicError as exc:
@@ -66,11 +59,10 @@ async def call_intrinsic(
         ) from None
 
 
-async def run_intrinsic(
-    request: Request, gw: Gateway, name: str, intrinsic: intrinsics.Intrinsic, payload: dict, *, stream: bool
-) -> Response:
+async def run_intrinsic(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict, *, stream: bool) -> Response:
     """The HTTP answer for an intrinsic request, streamed (one chunk + ``[DONE]``) or not."""
-    result = await call_intrinsic(gw, name, intrinsic, payload, request)
+    name = intrinsic.name
+    result = await call_intrinsic(gw, intrinsic, payload)
     for choice in result.get("choices", []):
         # The result is the gateway's own answer: OpenAI's shape (``logprobs`` present, null;
         # no null-valued message fields such as vLLM's ``function_call: null``).

@@ -1,11 +1,12 @@
-"""until_disconnect: the work is cancelled when the client goes, and kept when it stays."""
+"""until_disconnect and @with_cancellation: the work is cancelled when the client goes, and kept
+when it stays."""
 
 import asyncio
 
 import pytest
 from starlette.requests import Request
 
-from server.disconnect import ClientDisconnected, until_disconnect
+from server.disconnect import ClientDisconnected, until_disconnect, with_cancellation
 
 
 def request_with(messages):
@@ -40,3 +41,35 @@ def test_client_present_gets_the_result():
         return 42
 
     assert asyncio.run(until_disconnect(request_with([]), work())) == 42
+
+
+BODY = {"type": "http.request", "body": b'{"q": 1}', "more_body": False}
+
+
+def test_a_cancellable_route_reads_the_body_first_and_is_cancelled_when_the_client_goes():
+    seen, cancelled = [], asyncio.Event()
+
+    @with_cancellation
+    async def route(request, label):
+        seen.append((label, await request.body()))  # the body, read before the race, is still there
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def main():
+        with pytest.raises(ClientDisconnected):
+            await route(request_with([BODY, {"type": "http.disconnect"}]), "x")
+        await asyncio.wait_for(cancelled.wait(), 2)
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+    assert seen == [("x", b'{"q": 1}')]
+
+
+def test_a_cancellable_route_whose_client_stays_gets_its_result():
+    @with_cancellation
+    async def route(request):
+        return await request.body()
+
+    assert asyncio.run(asyncio.wait_for(route(request_with([BODY])), 5)) == b'{"q": 1}'
