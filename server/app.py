@@ -20,8 +20,9 @@ from .limits import BodyLimit, InFlightLimit
 from .metrics import MetricsMiddleware
 from .metrics import router as metrics_router
 from .models.api_router import router as models_router
+from .playground.api_router import router as playground_router
 from .protocol import ChatCompletionRequest
-from .settings import Settings
+from .settings import DeploymentError, Settings
 from .upstream import Upstream, trust
 
 log = logging.getLogger("granite_certainty")
@@ -30,6 +31,19 @@ log = logging.getLogger("granite_certainty")
 def upstream_url(settings: Settings) -> str:
     """Where vLLM is: the configured URL, or the host/port the launcher starts it on."""
     return settings.vllm.url or f"http://{settings.vllm.host}:{settings.vllm.port}"
+
+
+def check_scoring_intrinsic(settings: Settings, table: dict) -> None:
+    """Refuse a deployment whose ``certainty.intrinsic`` names none of the intrinsics it serves:
+    it would start, then answer 400 to every request for certainty. A deployment that serves no
+    intrinsic at all (a plain front for vLLM) is allowed, unless it scores every answer."""
+    name = settings.certainty.intrinsic
+    if name in table or (not table and not settings.certainty.always):
+        return
+    served = ", ".join(sorted(table)) or "none"
+    raise DeploymentError(
+        f"certainty.intrinsic names {name!r}, which this deployment does not serve (served: {served})"
+    )
 
 
 def create_app(
@@ -55,6 +69,7 @@ def create_app(
         verify=trust(settings.vllm.ca_file),
     )
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
+    check_scoring_intrinsic(settings, table)
     fallback = fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport)
     gateway = Gateway(
         settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table, fallback=fallback
@@ -80,7 +95,7 @@ def create_app(
     app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(InFlightLimit, limits=settings.limits)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    for router in (health_router, metrics_router, models_router, chat_router):
+    for router in (health_router, metrics_router, models_router, chat_router, playground_router):
         app.include_router(router)
     openapi.install(app, [ChatCompletionRequest])
     return app

@@ -36,6 +36,9 @@ class Gateway:
     draining: bool = False
 
     def __post_init__(self) -> None:
+        #: The intrinsic that scores answers (``certainty.intrinsic``), looked up once; ``None``
+        #: where the deployment serves no intrinsic at all (certainty is then a 400).
+        self.scoring_intrinsic = self.intrinsics.get(self.settings.certainty.intrinsic)
         self.api_keys = tuple(k.encode() for k in self.settings.keys)
         #: The request models' validation context (their limits), built once, not per request.
         self.validation_context = {"limits": self.settings.limits.model_dump()}

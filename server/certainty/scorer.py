@@ -44,7 +44,7 @@ class Scorer:
     def __init__(self, gw: Gateway, payload: dict, usage: Usage):
         self.gw, self.payload, self.usage = gw, payload, usage
         self.name = gw.settings.certainty.intrinsic
-        self.intrinsic = gw.intrinsics.get(self.name)
+        self.intrinsic = gw.scoring_intrinsic
         if self.intrinsic is None:
             raise InvalidRequest(
                 f"certainty scoring needs the '{self.name}' intrinsic, which this server does not serve.", param=FIELD

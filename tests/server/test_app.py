@@ -196,3 +196,23 @@ def test_metrics_count_requests_by_route_model_status_and_upstream_errors():
     assert f'granite_certainty_requests_total{{model="base",{route},status="503"}} 1.0' in text
     assert 'granite_certainty_upstream_errors_total{code="upstream_unavailable"} 1.0' in text
     assert f'granite_certainty_request_seconds_count{{model="base",{route}}} 3.0' in text
+
+
+def test_a_deployment_whose_certainty_intrinsic_names_nothing_it_serves_refuses_to_start():
+    from server.settings import DeploymentError
+
+    other = object()  # any served intrinsic other than the scoring one
+    s = Settings(model={"path": "/m", "served_name": "base"}, certainty={"intrinsic": "uncertainty"})
+    with pytest.raises(DeploymentError, match="certainty.intrinsic names 'uncertainty'.*citations"):
+        create_app(s, intrinsics={"citations": other})
+    always = Settings(model={"path": "/m", "served_name": "base"}, certainty={"always": True})
+    with pytest.raises(DeploymentError, match="certainty.intrinsic"):
+        create_app(always, intrinsics={})
+    assert create_app(s, intrinsics={})  # a plain front for vLLM, no intrinsic at all, starts
+
+
+def test_the_scoring_intrinsic_is_looked_up_once_at_start():
+    scoring = object()
+    s = Settings(model={"path": "/m", "served_name": "base"}, certainty={"intrinsic": "judge"})
+    app = create_app(s, intrinsics={"judge": scoring, "other": object()})
+    assert app.state.gateway.scoring_intrinsic is scoring
