@@ -11,6 +11,7 @@ raises a typed error (see :mod:`intrinsics.errors`)::
     body = certainty.rewrite(client_request)          # POST this to vLLM
     served = certainty.process(vllm_response, body)   # {"certainty": 0.4597...} as content
     value = certainty.process_choice(vllm_response["choices"][0], body)["certainty"]
+    results = certainty.results(vllm_response, body)  # [{"certainty": 0.4597...}], one per choice
 
     everything = intrinsics.load_all("configs/intrinsics")   # {"uncertainty": Intrinsic}
 """
@@ -18,13 +19,14 @@ raises a typed error (see :mod:`intrinsics.errors`)::
 from . import errors
 from .config import IntrinsicConfig
 from .errors import *  # the error tree is part of the public API
-from .intrinsic import Intrinsic, from_dict, load
+from .intrinsic import Intrinsic, from_dict, load, served_choices
 from .registry import DEFAULT_CONFIG_DIR, load_all
 
 __all__ = [
     "load",
     "load_all",
     "from_dict",
+    "served_choices",
     "Intrinsic",
     "IntrinsicConfig",
     "DEFAULT_CONFIG_DIR",

@@ -13,7 +13,7 @@ from .rewrite import Rewriter
 from .selfcheck import self_check
 from .transforms import build_rules
 
-__all__ = ["Intrinsic", "load", "from_dict"]
+__all__ = ["Intrinsic", "load", "from_dict", "served_choices"]
 
 DEFAULT_TEMPERATURE = 0.0
 
@@ -82,6 +82,28 @@ class Intrinsic:
         """
         return self._processor.process_choice(choice, request)
 
+    def results(self, response: dict, request: dict | None = None) -> list[Any]:
+        """The intrinsic's result of each choice of the adapter's response, as Python values
+        (structured: a caller serialises them once, where it answers).
+
+        :param response: the OpenAI chat completion response from vLLM
+        :param request: the rewritten request that produced it
+        :raises OutputError: some choice's output cannot be turned into a result
+            (``choice_index`` says which)
+        """
+        choices = response.get("choices") if isinstance(response, dict) else None
+        if not isinstance(choices, list):
+            raise OutputError("the response has no list of choices")
+        shared: dict = {}
+        out = []
+        for position, choice in enumerate(choices):
+            try:
+                out.append(self._processor.process_choice(choice, request, shared))
+            except OutputError as e:
+                index = choice.get("index", position) if isinstance(choice, dict) else position
+                raise e.at_choice(index) from None
+        return out
+
     def process(self, response: dict, request: dict | None = None) -> dict:
         """Turn the adapter's chat completion response into the served response.
 
@@ -93,21 +115,19 @@ class Intrinsic:
         :raises OutputError: some choice's output cannot be turned into a result
             (``choice_index`` says which)
         """
-        choices = response.get("choices") if isinstance(response, dict) else None
-        if not isinstance(choices, list):
-            raise OutputError("the response has no list of choices")
-        shared: dict = {}
-        out_choices = []
-        for position, choice in enumerate(choices):
-            try:
-                result = self._processor.process_choice(choice, request, shared)
-            except OutputError as e:
-                index = choice.get("index", position) if isinstance(choice, dict) else position
-                raise e.at_choice(index) from None
-            new_choice = {k: v for k, v in choice.items() if k != "logprobs"}
-            new_choice["message"] = {**choice.get("message", {}), "content": json.dumps(result)}
-            out_choices.append(new_choice)
-        return {**response, "choices": out_choices}
+        results = self.results(response, request)
+        return {**response, "choices": served_choices(response["choices"], results)}
+
+
+def served_choices(choices: list[dict], results: list[Any]) -> list[dict]:
+    """``choices`` with each ``message.content`` the JSON text of its result (as granite-common
+    writes it) and without ``logprobs``."""
+    out = []
+    for choice, result in zip(choices, results):
+        new_choice = {k: v for k, v in choice.items() if k != "logprobs"}
+        new_choice["message"] = {**choice.get("message", {}), "content": json.dumps(result)}
+        out.append(new_choice)
+    return out
 
 
 def load(

@@ -43,13 +43,13 @@ async def adapter_call(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: di
     return rewritten, await gw.upstream.post_json(gw.upstream.chat_path, rewritten)
 
 
-async def call_intrinsic(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict) -> dict:
-    """Run ``intrinsic`` on a chat request ``payload``; return the processed completion
-    (each choice's content is the JSON of its result, e.g. ``{"certainty": 0.46}``)."""
+async def call_intrinsic(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict) -> tuple[dict, list]:
+    """Run ``intrinsic`` on a chat request ``payload``: vLLM's completion and the intrinsic's
+    result of each of its choices, structured (e.g. ``{"certainty": 0.46}``)."""
     name = intrinsic.name
     rewritten, response = await adapter_call(gw, intrinsic, payload)
     try:
-        return intrinsic.process(response, rewritten)
+        return response, intrinsic.results(response, rewritten)
     except intrinsics.IntrinsicError as exc:
         raise from_intrinsics(name, exc) from None
     except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
@@ -59,18 +59,27 @@ async def call_intrinsic(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: 
         ) from None
 
 
-async def run_intrinsic(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict, *, stream: bool) -> Response:
-    """The HTTP answer for an intrinsic request, streamed (one chunk + ``[DONE]``) or not."""
-    name = intrinsic.name
-    result = await call_intrinsic(gw, intrinsic, payload)
-    for choice in result.get("choices", []):
-        # The result is the gateway's own answer: OpenAI's shape (``logprobs`` present, null;
-        # no null-valued message fields such as vLLM's ``function_call: null``).
+def served_completion(response: dict, results: list) -> dict:
+    """The gateway's own chat completion of an intrinsic: each choice's content the JSON of its
+    result, in OpenAI's shape (``logprobs`` present and null, no null-valued message fields such
+    as vLLM's ``function_call: null``, no null usage details: an object or absent)."""
+    choices = intrinsics.served_choices(response["choices"], results)
+    for choice in choices:
         choice.setdefault("logprobs", None)
         choice["message"] = {k: v for k, v in choice["message"].items() if v is not None or k in REQUIRED}
-        value = orjson.loads(choice["message"]["content"])
+    completion = {**response, "choices": choices}
+    if isinstance(response.get("usage"), dict):
+        completion["usage"] = {k: v for k, v in response["usage"].items() if v is not None}
+    return completion
+
+
+async def run_intrinsic(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict, *, stream: bool) -> Response:
+    """The HTTP answer for an intrinsic request, streamed (one chunk + ``[DONE]``) or not."""
+    response, results = await call_intrinsic(gw, intrinsic, payload)
+    for value in results:
         if isinstance(value, dict) and isinstance(value.get("certainty"), float):
-            gw.metrics.certainty.labels(name).observe(value["certainty"])
+            gw.metrics.certainty.labels(intrinsic.name).observe(value["certainty"])
+    result = served_completion(response, results)
     if not stream:
         return Response(orjson.dumps(result), media_type="application/json")
     events = sse.completion_events(result, sse.include_usage(payload))

@@ -108,3 +108,16 @@ def test_an_io_yaml_shipped_with_the_adapter_is_used(tmp_path):
     with TestClient(create_app(s, io_yamls={"uncertainty": shipped}, transport=httpx.MockTransport(fake))) as client:
         assert ask(client).status_code == 200
     assert fake.bodies("uncertainty")[0]["max_completion_tokens"] == 12
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_intrinsics_usage_has_no_null_details_as_vllm_writes_them(stream):
+    output = adapter_output(PROBS)
+    output["usage"] |= {"completion_tokens_details": None, "prompt_tokens_details": None}
+    with client_for(FakeVLLM(adapter=output)) as client:
+        resp = ask(client, stream=stream, stream_options={"include_usage": True} if stream else None)
+    if stream:
+        usage = json.loads(resp.text.strip().split("\n\n")[-2].removeprefix("data: "))["usage"]
+    else:
+        usage = resp.json()["usage"]
+    assert usage == {k: v for k, v in output["usage"].items() if v is not None}  # OpenAI: an object, or absent
