@@ -28,11 +28,6 @@ from .upstream import Upstream, trust
 log = logging.getLogger("granite_certainty")
 
 
-def upstream_url(settings: Settings) -> str:
-    """Where vLLM is: the configured URL, or the host/port the launcher starts it on."""
-    return settings.vllm.url or f"http://{settings.vllm.host}:{settings.vllm.port}"
-
-
 def check_scoring_intrinsic(settings: Settings, table: dict) -> None:
     """Refuse a deployment whose ``certainty.intrinsic`` names none of the intrinsics it serves:
     it would start, then answer 400 to every request for certainty. A deployment that serves no
@@ -59,7 +54,7 @@ def create_app(
     ``io_yamls`` (adapter name → io.yaml) passes the files adapters ship with;
     ``transport`` replaces the network under the vLLM and fallback clients (tests inject faults with it)."""
     upstream = Upstream(
-        upstream_url(settings),
+        settings.vllm.base_url,
         timeout_s=settings.upstream_timeout_s,
         connect_timeout_s=settings.upstream_connect_timeout_s,
         pool_timeout_s=settings.limits.pool_timeout_s,

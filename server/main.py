@@ -13,10 +13,7 @@ import os
 from fastapi import FastAPI
 
 from .app import create_app
-from .settings import ENV_PREFIX, Settings
-
-#: Set by ``serve --workers N`` for its worker processes: the settings it resolved, as JSON.
-SETTINGS_ENV = f"{ENV_PREFIX}SETTINGS_JSON"
+from .settings import ENV_PREFIX, SETTINGS_ENV, Settings
 
 
 def app() -> FastAPI:

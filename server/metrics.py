@@ -16,6 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 router = APIRouter()
 
+#: prometheus_client's switch to multiprocess mode (a directory that ``serve --workers N`` makes
+#: and its workers share).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 CERTAINTY_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))
 
@@ -85,7 +88,7 @@ async def metrics_endpoint(request: Request) -> Response:
     """The Prometheus text exposition of this app's registry, or, with several gateway workers
     (``PROMETHEUS_MULTIPROC_DIR`` set), of every worker's counts summed."""
     registry = request.app.state.gateway.metrics.registry
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

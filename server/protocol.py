@@ -118,6 +118,10 @@ class ModelCard(OpenAIBase):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "granite-certainty"
+    #: What the name serves: the base model, or an intrinsic (an adapter on it).
+    kind: Literal["base", "intrinsic"] | None = None
+    #: An intrinsic's base model (absent on the base model itself).
+    parent: str | None = None
 
 
 class ModelList(OpenAIBase):

@@ -112,6 +112,12 @@ class VLLMSettings(_Strict):
     #: the test suite's ``--vllm-seed`` sets it to audit tests that depend on what sampling writes.
     seed: int | None = Field(default=None, ge=0)
     startup_timeout_s: float = 900.0
+
+    @property
+    def base_url(self) -> str:
+        """Where vLLM is: the configured ``url``, or the host and port ``serve`` starts it on."""
+        return self.url or f"http://{self.host}:{self.port}"
+
     #: Restarts of a vLLM that ``serve`` started and that died, before ``serve`` gives up (exits 1).
     restart_attempts: int = Field(default=5, ge=0)
     #: Wait before the first restart; doubles with each failed one, up to ``restart_backoff_max_s``.

@@ -92,7 +92,7 @@ class VLLMProcess(ChildProcess):
         env = vllm_env(settings, dict(os.environ))
         super().__init__("vLLM", vllm_command(settings, dep), log_path, env=env, die_with_parent=True)
         self.settings = settings
-        self.url = f"http://{settings.vllm.host}:{settings.vllm.port}"
+        self.url = settings.vllm.base_url
 
     def __enter__(self) -> VLLMProcess:
         self.start()

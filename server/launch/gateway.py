@@ -15,12 +15,10 @@ import tempfile
 import uvicorn
 from fastapi import FastAPI
 
+from ..metrics import MULTIPROC_ENV
 from ..settings import SETTINGS_ENV, Settings
 
 log = logging.getLogger("granite_certainty")
-
-#: prometheus_client's switch to multiprocess mode (a directory the workers share).
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class DrainingServer(uvicorn.Server):

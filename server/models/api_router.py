@@ -10,7 +10,7 @@ from ..protocol import ModelCard, ModelList
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", response_model_exclude_none=True)
 async def list_models(gw: GatewayDep) -> ModelList:
     """The served names, base model first; intrinsics are marked with their kind."""
     cards = [ModelCard(id=gw.served_name, kind="base")]

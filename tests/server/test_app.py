@@ -216,3 +216,11 @@ def test_the_scoring_intrinsic_is_looked_up_once_at_start():
     s = Settings(model={"path": "/m", "served_name": "base"}, certainty={"intrinsic": "judge"})
     app = create_app(s, intrinsics={"judge": scoring, "other": object()})
     assert app.state.gateway.scoring_intrinsic is scoring
+
+
+def test_the_openapi_document_shows_the_model_cards_kind_and_parent():
+    with make_client(lambda r: httpx.Response(200)) as client:
+        card = client.get("/openapi.json").json()["components"]["schemas"]["ModelCard"]["properties"]
+        listed = client.get("/v1/models").json()["data"]
+    assert {"kind", "parent"} <= card.keys()
+    assert listed == [{"id": "base", "object": "model", "created": 0, "owned_by": "granite-certainty", "kind": "base"}]
