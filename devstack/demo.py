@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from server.launch.process import StartupError
+from server.launch import StartupError
 from server.settings import Settings
 
 from .stack import Stack

@@ -13,7 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-from server.launch.process import ChildProcess
+from server.launch import ChildProcess
 from server.settings import ENV_PREFIX
 
 

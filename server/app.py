@@ -9,18 +9,14 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from . import openapi
-from .certainty.guard import fallback_client
-from .chat.api_router import router as chat_router
+from . import chat, health, models, openapi, playground
+from .certainty import fallback_client
 from .deps import Gateway
 from .errors import install_handlers
-from .health.api_router import router as health_router
-from .intrinsic.catalog import load_intrinsics
+from .intrinsic import load_intrinsics
 from .limits import BodyLimit, InFlightLimit
 from .metrics import MetricsMiddleware
 from .metrics import router as metrics_router
-from .models.api_router import router as models_router
-from .playground.api_router import router as playground_router
 from .protocol import ChatCompletionRequest
 from .settings import DeploymentError, Settings
 from .upstream import Upstream, trust
@@ -90,7 +86,7 @@ def create_app(
     app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(InFlightLimit, limits=settings.limits)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    for router in (health_router, metrics_router, models_router, chat_router, playground_router):
+    for router in (health.router, metrics_router, models.router, chat.router, playground.router):
         app.include_router(router)
     openapi.install(app, [ChatCompletionRequest])
     return app

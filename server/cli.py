@@ -15,11 +15,17 @@ from .settings import DeploymentError, Settings
 def serve(args: argparse.Namespace) -> int:
     """Start vLLM (unless ``--vllm-url``), then the gateway in front of it; stop both on exit."""
     from .app import create_app
-    from .launch.engine import VLLMProcess, with_run_key
-    from .launch.gateway import DrainingServer, run_gateway, run_workers, use_shared_metrics
-    from .launch.process import StartupError
-    from .launch.resolve import resolve
-    from .launch.supervisor import Supervisor
+    from .launch import (
+        DrainingServer,
+        StartupError,
+        Supervisor,
+        VLLMProcess,
+        resolve,
+        run_gateway,
+        run_workers,
+        use_shared_metrics,
+        with_run_key,
+    )
     from .upstream import trust
 
     settings = Settings.load(

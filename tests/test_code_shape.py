@@ -1,5 +1,6 @@
 """The layout's promises, checked on the source: small modules and functions in the gateway,
-no import cycles, and the libraries that must not depend on the web layer do not."""
+no import cycles, every folder a package, each feature used only through its front door (its
+``__init__``), and the libraries that must not depend on the web layer do not."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def modules(package: str) -> dict[str, Path]:
             parts.pop()
         out[".".join(parts)] = path
     return out
+
+
+def code_folders(package: str) -> list[Path]:
+    """Every folder of ``package`` (itself included) that holds Python modules."""
+    root = REPO / package
+    return sorted({p.parent for p in root.rglob("*.py") if "__pycache__" not in p.parts})
+
+
+def features() -> list[str]:
+    """The gateway's feature packages: ``server.<folder>``."""
+    return [f"server.{p.name}" for p in code_folders("server") if p.parent == REPO / "server"]
 
 
 def top_level_imports(name: str, path: Path) -> set[str]:
@@ -125,8 +137,53 @@ def test_libraries_do_not_import_the_web_layer(package, forbidden):
 def test_the_readme_code_map_names_every_folder_of_the_gateway():
     readme = (REPO / "README.md").read_text()
     section = readme.split("## Code map", 1)[1].split("\n## ", 1)[0]
-    folders = {
-        p.relative_to(REPO).as_posix() + "/" for p in (REPO / "server").iterdir() if (p / "__init__.py").is_file()
-    }
+    folders = {p.relative_to(REPO).as_posix() + "/" for p in code_folders("server")[1:]}
     for folder in sorted(folders | {f"{p}/" for p in PACKAGES}):
         assert f"`{folder}`" in section, f"README's code map does not mention {folder}"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_folder_of_code_is_a_package(package):
+    loose = [p.relative_to(REPO).as_posix() for p in code_folders(package) if not (p / "__init__.py").is_file()]
+    assert not loose, f"folders of modules without an __init__.py (invisible to the checks): {loose}"
+
+
+def exported(feature: str) -> set[str]:
+    """The names in a feature's ``__init__.__all__``."""
+    tree = ast.parse((REPO / feature.replace(".", "/") / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def reaches_in(name: str, path: Path, feature: str) -> set[str]:
+    """What ``name`` imports of ``feature`` other than the names its ``__init__`` exports."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith(feature + ".")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            if base.startswith(feature + "."):
+                found.add(base)
+            elif base == feature:
+                found |= {f"{base}.{a.name}" for a in node.names if a.name not in exported(feature)}
+            elif feature.startswith(base + ".") and feature.rpartition(".")[2] in {a.name for a in node.names}:
+                continue  # ``from server import certainty``: the front door itself
+    return found
+
+
+def test_each_feature_is_used_only_through_its_front_door():
+    """Outside ``server.<feature>``, code imports only the names a feature's ``__init__`` exports."""
+    for feature in features():
+        for package in PACKAGES:
+            for name, path in modules(package).items():
+                if name == feature or name.startswith(feature + "."):
+                    continue
+                reached = reaches_in(name, path, feature)
+                assert not reached, f"{name} reaches past the front door of {feature}: {sorted(reached)}"

@@ -10,9 +10,18 @@ scoring failed, keeps its answer with ``certainty: null`` and a ``certainty_erro
 One request, in reading order::
 
     options.resolve        the request's field over the server defaults (None: don't score)
-    serving.answer         non-streamed: answer, then score and guard every choice
-    streaming.answer       streamed: relay the chunks, score each choice as it finishes
+    serving.respond        the one entry: streamed or not, with or without a guard
+    call.CertaintyCall     one request's answer, then every choice scored and guarded
+    serving.answer_json    non-streamed: the whole answer with its certainties, as JSON
+    streaming.answer_sse   streamed: relay the chunks, score each choice as it finishes
     scorer.Scorer          one choice's certainty (a call to the uncertainty adapter)
     guard.Guard            flag / abstain / fallback on a scored choice
     usage.Usage            tokens of every call, for ``usage.breakdown``
 """
+
+from .guard import fallback_client
+from .options import FIELD, Options, strip_extension
+from .options import resolve as resolve_options
+from .serving import respond
+
+__all__ = ["FIELD", "Options", "fallback_client", "resolve_options", "respond", "strip_extension"]

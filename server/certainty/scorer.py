@@ -9,7 +9,7 @@ import intrinsics
 
 from ..deps import Gateway
 from ..errors import AdapterOutputError, GatewayError, InvalidRequest, from_intrinsics
-from ..intrinsic.serving import adapter_call
+from ..intrinsic import adapter_call
 from ..protocol import CertaintyError
 from .options import FIELD
 from .usage import Usage

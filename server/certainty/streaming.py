@@ -24,15 +24,15 @@ from httpx_sse import SSEError
 from .. import sse
 from ..deps import Gateway
 from ..errors import GatewayError
-from ..passthrough import not_a_stream
+from ..relay import not_a_stream
+from .call import CertaintyCall, answer_with_certainty
 from .options import Options
-from .serving import CertaintyCall, answer_with_certainty
 
 #: Choice fields the certainty chunk does not repeat (the content chunks carried them).
 ANSWER_FIELDS = ("index", "message", "finish_reason")
 
 
-async def answer(gw: Gateway, payload: dict, opts: Options) -> Response:
+async def answer_sse(gw: Gateway, payload: dict, opts: Options) -> Response:
     """The SSE answer to a streamed base-model request that asks for certainty."""
     with_usage = sse.include_usage(payload)
     if opts.threshold is not None and opts.action in ("abstain", "fallback"):

@@ -1,1 +1,5 @@
 """``POST /v1/chat/completions``: the route (``api_router``) and its dispatch (``serving``)."""
+
+from .api_router import router
+
+__all__ = ["router"]

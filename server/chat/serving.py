@@ -12,11 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from ..certainty import options, streaming
-from ..certainty import serving as certainty_serving
+from .. import certainty
 from ..deps import Gateway
 from ..errors import InvalidRequest, ModelNotFound
-from ..intrinsic.serving import run_intrinsic
+from ..intrinsic import run_intrinsic
 from ..passthrough import forward
 from ..protocol import ChatCompletionRequest
 
@@ -42,18 +41,16 @@ async def chat_completion(request: Request, gw: Gateway) -> Response:
 
 async def answer_base(gw: Gateway, body: bytes, payload: dict, chat: ChatCompletionRequest) -> Response:
     """The base model's answer: passed through untouched, or with its certainty when asked."""
-    opts = options.resolve(chat.certainty, gw.settings.certainty, gw.fallback is not None)
+    opts = certainty.resolve_options(chat.certainty, gw.settings.certainty, gw.fallback is not None)
     stream = bool(chat.stream)
     if opts is None:
-        if options.FIELD in payload:
-            body = orjson.dumps(options.strip_extension(payload))
+        if certainty.FIELD in payload:
+            body = orjson.dumps(certainty.strip_extension(payload))
         return await forward(gw.upstream, body, stream=stream, path=gw.upstream.chat_path, metrics=gw.metrics)
     max_n = gw.settings.limits.max_n
     if (chat.n or 1) > max_n:
         raise InvalidRequest(f"n: at most {max_n} choices are scored for certainty, got {chat.n}.", param="n")
-    if stream:
-        return await streaming.answer(gw, payload, opts)
-    return await certainty_serving.answer(gw, payload, opts)
+    return await certainty.respond(gw, payload, opts, stream=stream)
 
 
 def parse_body(body: bytes, max_depth: int) -> dict:

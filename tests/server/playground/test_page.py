@@ -1,0 +1,130 @@
+"""The playground page as the gateway serves it: at ``/`` and ``/playground``, with its files, to
+anyone (no key), labelled by one route in ``/metrics``, loading nothing from elsewhere, and
+shipped inside the wheel."""
+
+import re
+import shutil
+import subprocess
+import sys
+import typing
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.playground import assets
+from server.protocol import GuardAction
+from server.settings import Settings
+
+REPO = Path(__file__).resolve().parents[3]
+STATIC = REPO / "server" / "playground" / "static"
+TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
+
+
+def client_for(**settings) -> TestClient:
+    s = Settings(
+        model={"path": "/m", "served_name": "base"}, adapters=[{"name": "uncertainty", "path": "/a"}], **settings
+    )
+    unreachable = httpx.MockTransport(lambda r: httpx.Response(599))  # the page never needs vLLM
+    return TestClient(create_app(s, transport=unreachable))
+
+
+def referenced_files() -> set[str]:
+    """Every file the page loads: its <link>/<script> files, and each JS module's imports, transitively."""
+    page = (STATIC / "index.html").read_text()
+    found = set(re.findall(r'(?:href|src)="playground/static/([^"]+)"', page))
+    todo = [f for f in found if f.endswith(".js")]
+    while todo:
+        for name in re.findall(r'from "\./([^"]+)"', (STATIC / todo.pop()).read_text()):
+            if name not in found:
+                found.add(name)
+                todo.append(name)
+    return found
+
+
+@pytest.mark.parametrize("path", ["/", "/playground"])
+def test_the_page_is_served_at_the_root_and_at_playground_as_html(path):
+    with client_for() as client:
+        resp = client.get(path)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<title>granite-certainty playground</title>" in resp.text
+    assert '<script type="module" src="playground/static/app.js">' in resp.text
+
+
+def test_every_file_the_page_loads_is_served_with_its_type():
+    files = referenced_files()
+    assert {"app.js", "playground.css", "api.js", "chat.js", "certainty.js"} <= files
+    with client_for() as client:
+        for name in sorted(files):
+            resp = client.get(f"/playground/static/{name}")
+            assert resp.status_code == 200, name
+            assert resp.headers["content-type"].startswith(TYPES[Path(name).suffix]), name
+            assert resp.content == (STATIC / name).read_bytes()
+
+
+def test_every_file_of_the_static_folder_is_used_by_the_page():
+    shipped = {p.name for p in STATIC.iterdir() if p.is_file()}
+    assert shipped == referenced_files() | {"index.html"}
+
+
+def test_the_page_needs_no_key_while_the_api_does():
+    with client_for(api_key="secret") as client:
+        page, module, models = client.get("/"), client.get("/playground/static/app.js"), client.get("/v1/models")
+    assert page.status_code == 200 and module.status_code == 200
+    assert models.status_code == 401 and models.json()["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.parametrize(
+    "path", ["/playground/static/missing.js", "/playground/static/assets.py", "/playground/static/..%2Fassets.py"]
+)
+def test_a_name_that_is_not_a_file_of_the_page_is_a_404_in_openai_shape(path):
+    with client_for() as client:
+        resp = client.get(path)
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "not_found"
+
+
+def test_the_page_may_load_and_call_only_its_own_origin():
+    with client_for() as client:
+        resp = client.get("/playground")
+    policy = resp.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "script-src 'self'" in policy
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    for path in STATIC.iterdir():
+        # No address of another server anywhere in the page's files: nothing is fetched from a CDN.
+        assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", path.read_text(), re.I), path.name
+
+
+def test_metrics_label_the_page_files_by_one_route_template():
+    with client_for() as client:
+        for name in ("app.js", "api.js", "playground.css", "missing.js"):
+            client.get(f"/playground/static/{name}")
+        client.get("/")
+        text = client.get("/metrics").text
+    assert 'route="/playground/static/{name}"' in text and 'route="/"' in text
+    assert "app.js" not in text and "missing.js" not in text
+
+
+def test_the_guard_actions_offered_are_the_apis_and_none():
+    page = (STATIC / "index.html").read_text()
+    select = page.split('<select id="guard-action">', 1)[1].split("</select>", 1)[0]
+    offered = set(re.findall(r'<option value="([^"]+)"', select))
+    assert offered == {"none", *typing.get_args(GuardAction)}
+
+
+def test_the_wheel_ships_the_page_files(tmp_path):
+    # Built from the project's own pyproject.toml and server/, as `pip install` of a release would.
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    shutil.copy(REPO / "README.md", tmp_path)
+    shutil.copytree(REPO / "server", tmp_path / "server", ignore=shutil.ignore_patterns("__pycache__"))
+    build = "from setuptools import build_meta as b; print(b.build_wheel('dist'))"
+    done = subprocess.run([sys.executable, "-c", build], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = tmp_path / "dist" / done.stdout.strip().splitlines()[-1]
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {f"server/playground/static/{name}" for name in assets.served_files()}
+    assert len(expected) == len(list(STATIC.iterdir())) and expected <= names
