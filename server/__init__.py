@@ -5,7 +5,7 @@ It never imports vLLM: vLLM runs as a child process (``launch``) or elsewhere (`
     main, app        the ASGI entry point and ``create_app(settings)`` (no import-time state)
     cli, settings    ``granite-certainty`` and the one ``Settings`` class of a deployment
     deps, errors     per-app state and auth as FastAPI dependencies; the one OpenAI error shape
-    protocol         the wire models: OpenAI's requests and the gateway's extensions
+    protocol         the wire models' base and the one error body (features keep their own)
     upstream, sse    the one long-lived client to vLLM; SSE framing for every streamed answer
     relay            what is answered in place of an upstream answer that cannot be relayed
     passthrough      base-model requests relayed byte for byte

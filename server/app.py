@@ -17,7 +17,6 @@ from .intrinsic import load_intrinsics
 from .limits import BodyLimit, InFlightLimit
 from .metrics import MetricsMiddleware
 from .metrics import router as metrics_router
-from .protocol import ChatCompletionRequest
 from .settings import DeploymentError, Settings
 from .upstream import Upstream, trust
 
@@ -88,5 +87,5 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
     for router in (health.router, metrics_router, models.router, chat.router, playground.router):
         app.include_router(router)
-    openapi.install(app, [ChatCompletionRequest])
+    openapi.install(app, [chat.ChatCompletionRequest])
     return app

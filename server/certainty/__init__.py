@@ -22,6 +22,18 @@ One request, in reading order::
 from .guard import fallback_client
 from .options import FIELD, Options, strip_extension
 from .options import resolve as resolve_options
+from .protocol import CertaintyError, CertaintyRequest, FallbackError, GuardAction
 from .serving import respond
 
-__all__ = ["FIELD", "Options", "fallback_client", "resolve_options", "respond", "strip_extension"]
+__all__ = [
+    "FIELD",
+    "CertaintyError",
+    "CertaintyRequest",
+    "FallbackError",
+    "GuardAction",
+    "Options",
+    "fallback_client",
+    "resolve_options",
+    "respond",
+    "strip_extension",
+]

@@ -12,10 +12,10 @@ import logging
 
 from ..deps import Gateway
 from ..errors import GatewayError
-from ..protocol import FallbackError
 from ..settings import CertaintySettings
 from ..upstream import Upstream
 from .options import FIELD, Options
+from .protocol import FallbackError
 from .usage import Usage
 
 log = logging.getLogger("granite_certainty")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InvalidRequest
-from ..protocol import CertaintyRequest
 from ..settings import CertaintySettings
+from .protocol import CertaintyRequest
 
 #: The request field of the extension; never sent to vLLM.
 FIELD = "certainty"

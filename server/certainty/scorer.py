@@ -10,8 +10,8 @@ import intrinsics
 from ..deps import Gateway
 from ..errors import AdapterOutputError, GatewayError, InvalidRequest, from_intrinsics
 from ..intrinsic import adapter_call
-from ..protocol import CertaintyError
 from .options import FIELD
+from .protocol import CertaintyError
 from .usage import Usage
 
 log = logging.getLogger("granite_certainty")

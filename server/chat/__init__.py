@@ -1,5 +1,6 @@
 """``POST /v1/chat/completions``: the route (``api_router``) and its dispatch (``serving``)."""
 
 from .api_router import router
+from .protocol import ChatCompletionRequest
 
-__all__ = ["router"]
+__all__ = ["ChatCompletionRequest", "router"]

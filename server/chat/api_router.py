@@ -8,8 +8,8 @@ from fastapi.responses import Response
 from ..deps import GatewayDep, require_api_key
 from ..disconnect import with_cancellation
 from ..openapi import ERRORS, request_body
-from ..protocol import ChatCompletionRequest
 from . import serving
+from .protocol import ChatCompletionRequest
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 

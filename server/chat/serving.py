@@ -17,7 +17,7 @@ from ..deps import Gateway
 from ..errors import InvalidRequest, ModelNotFound
 from ..intrinsic import run_intrinsic
 from ..passthrough import forward
-from ..protocol import ChatCompletionRequest
+from .protocol import ChatCompletionRequest
 
 
 async def chat_completion(request: Request, gw: Gateway) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..deps import GatewayDep, require_api_key
-from ..protocol import ModelCard, ModelList
+from .protocol import ModelCard, ModelList
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 

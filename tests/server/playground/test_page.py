@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
+from server.certainty import GuardAction
 from server.playground import assets
-from server.protocol import GuardAction
 from server.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
