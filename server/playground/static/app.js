@@ -136,7 +136,7 @@ function main() {
     loadModels();
   });
   const chat = new Chat($("transcript"), settings);
-  settings.init({ onKey: loadModels, onChange: () => {} });
+  settings.init({ onKey: loadModels });
   wireTabs();
   wireChat(chat);
   wireScore();

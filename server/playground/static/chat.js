@@ -55,12 +55,14 @@ export class Chat {
     this.transcript.querySelector(".empty")?.remove();
     this.transcript.append(bubble(text));
     const answer = new Answer(this.transcript, { model: s.model, tiers: s.tiers });
+    answer.node.scrollIntoView({ block: "nearest" });
     this.controller = new AbortController();
     try {
       for await (const chunk of postStream("chat/completions", body, s.apiKey, this.controller.signal)) {
         answer.read(chunk);
       }
       answer.finish();
+      answer.node.scrollIntoView({ block: "nearest" });
       this.history = [...messages, { role: "assistant", content: answer.text() }];
     } catch (exc) {
       answer.fail(exc.name === "AbortError" ? { message: "Stopped." } : exc);

@@ -68,25 +68,20 @@ function showThreshold() {
   $("guard-threshold").disabled = $("guard-action").value === "none";
 }
 
-/**
- * Restore the saved settings and keep saving them; `onKey` runs when the API key changes
- * (the model list depends on it), `onChange` after any change.
- */
-export function init({ onKey, onChange }) {
+/** Restore the saved settings and keep saving them; `onKey` runs when the API key changes (the model list depends on it). */
+export function init({ onKey }) {
   restore();
   showThreshold();
   for (const id of Object.keys(FIELDS)) {
     $(id).addEventListener("input", () => {
       showThreshold();
       save();
-      onChange();
     });
   }
   $("api-key").addEventListener("change", () => {
     save();
     onKey();
   });
-  for (const id of ["model", "scorer"]) $(id).addEventListener("change", onChange);
 }
 
 /** Fill a <select> with model ids, keeping the current choice (or `preferred`) when it is listed. */
