@@ -124,6 +124,12 @@ export class Answer {
     }
   }
 
+  /** Show every chip again with new tier thresholds. */
+  retier(tiers) {
+    this.tiers = tiers;
+    for (const choice of this.choices.values()) choice.render(this.tiers, this.usage, this.model);
+  }
+
   /** The stream ended with [DONE]. */
   finish() {
     const total = ((performance.now() - this.started) / 1000).toFixed(2);

@@ -136,7 +136,7 @@ function main() {
     loadModels();
   });
   const chat = new Chat($("transcript"), settings);
-  settings.init({ onKey: loadModels });
+  settings.init({ onKey: loadModels, onTiers: (tiers) => chat.retier(tiers) });
   wireTabs();
   wireChat(chat);
   wireScore();

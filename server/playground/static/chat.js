@@ -33,7 +33,13 @@ export class Chat {
     this.transcript = transcript;
     this.settings = settings;
     this.history = [];
+    this.answers = [];
     this.controller = null;
+  }
+
+  /** Show the chips of every answer with new tier thresholds. */
+  retier(tiers) {
+    for (const answer of this.answers) answer.retier(tiers);
   }
 
   /** The request a question `text` would send now (the last question's when `text` is empty). */
@@ -56,6 +62,7 @@ export class Chat {
     this.transcript.append(bubble(text));
     const answer = new Answer(this.transcript, { model: s.model, tiers: s.tiers });
     answer.node.scrollIntoView({ block: "nearest" });
+    this.answers.push(answer);
     this.controller = new AbortController();
     try {
       for await (const chunk of postStream("chat/completions", body, s.apiKey, this.controller.signal)) {
@@ -80,6 +87,7 @@ export class Chat {
   reset() {
     this.stop();
     this.history = [];
+    this.answers = [];
     this.last = null;
     const empty = document.createElement("p");
     empty.className = "empty";

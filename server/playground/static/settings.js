@@ -68,14 +68,18 @@ function showThreshold() {
   $("guard-threshold").disabled = $("guard-action").value === "none";
 }
 
-/** Restore the saved settings and keep saving them; `onKey` runs when the API key changes (the model list depends on it). */
-export function init({ onKey }) {
+/**
+ * Restore the saved settings and keep saving them; `onKey` runs when the API key changes (the
+ * model list depends on it), `onTiers` when a tier threshold does (the chips shown follow it).
+ */
+export function init({ onKey, onTiers }) {
   restore();
   showThreshold();
   for (const id of Object.keys(FIELDS)) {
     $(id).addEventListener("input", () => {
       showThreshold();
       save();
+      if (id.startsWith("tier-")) onTiers(current().tiers);
     });
   }
   $("api-key").addEventListener("change", () => {
