@@ -53,21 +53,3 @@ def test_bad_config_fails_fast_with_a_clear_message(tmp_path, capsys, monkeypatc
     assert main(["serve", "--config", deploy(tmp_path, make(tmp_path))]) == 2
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
-
-
-def test_launcher_command_line(tmp_path):
-    from server.launch.engine import vllm_command
-    from server.launch.resolve import resolve
-    from server.settings import Settings
-
-    s = Settings(
-        model={"path": str(model(tmp_path)), "served_name": "g"},
-        adapters=[{"name": "uncertainty", "path": str(adapter(tmp_path, 32))}],
-        vllm={"port": 8123, "args": ["--dtype", "float32"], "python": "/opt/py"},
-    )
-    cmd = vllm_command(s, resolve(s))
-    assert cmd[:3] == ["/opt/py", "-m", "vllm.entrypoints.openai.api_server"]
-    joined = " ".join(cmd)
-    assert f"--model {tmp_path / 'm'} --served-model-name g" in joined and "--port 8123" in joined
-    assert "--enable-lora" in cmd and cmd[cmd.index("--max-lora-rank") + 1] == "32"
-    assert f"uncertainty={tmp_path / 'lora'}" in cmd and cmd[-2:] == ["--dtype", "float32"]

@@ -1,5 +1,6 @@
 """The bounds on one request's work and on all requests together: body size and read time,
-requests in flight, a busy connection pool, and a client that leaves while sending its body."""
+requests in flight, and a client that leaves while sending its body. (A busy connection pool to
+vLLM: test_upstream.py.)"""
 
 import asyncio
 import json
@@ -8,15 +9,11 @@ import httpx
 import orjson
 import pytest
 
-from server.app import create_app
-from server.settings import Settings
-
-from .test_app import BASIC, COMPLETION, JSON, chat, make_client
+from .apps import BASIC, COMPLETION, JSON, chat, make_app, make_client
 
 
 def app_with(handler, **limits):
-    s = Settings(model={"path": "/m", "served_name": "base"}, limits=limits)
-    return create_app(s, intrinsics={}, transport=httpx.MockTransport(handler))
+    return make_app(handler, limits=limits)
 
 
 def ok(request):
@@ -113,19 +110,3 @@ def test_requests_beyond_the_in_flight_limit_are_shed_at_once_but_health_and_met
     assert shed.json()["error"]["code"] == "server_overloaded"
     assert health.status_code == 200 and metrics.status_code == 200
     assert [r.status_code for r in done] == [200, 200] and after.status_code == 200
-
-
-@pytest.mark.parametrize("stream", [False, True])
-def test_a_saturated_upstream_pool_fails_fast_with_retry_after(stream):
-    def busy(request):
-        raise httpx.PoolTimeout("no connection free")
-
-    with make_client(busy, limits={"retry_after_s": 2}) as client:
-        resp = chat(client, {**BASIC, "stream": stream})
-    assert resp.status_code == 503 and resp.headers["retry-after"] == "2"
-    assert resp.json()["error"]["code"] == "upstream_busy"
-
-
-def test_the_upstream_pool_waits_only_the_configured_pool_timeout():
-    app = app_with(ok, pool_timeout_s=0.25)
-    assert app.state.gateway.upstream.client.timeout.pool == 0.25

@@ -1,4 +1,5 @@
-"""Deployment settings: YAML, environment overrides, and clear errors for bad files."""
+"""Deployment settings: YAML, environment overrides, and clear errors for bad files (an empty
+API key among them: it never switches authentication off)."""
 
 import pytest
 
@@ -80,3 +81,18 @@ def test_project_configs_load():
     for name in ("tiny", "granite-4.0-micro"):
         s = Settings.load(f"configs/{name}.yaml")
         assert [a.name for a in s.adapters] == ["uncertainty"]
+
+
+def test_an_empty_key_variable_keeps_the_configured_key(tmp_path, monkeypatch):
+    path = tmp_path / "d.yaml"
+    path.write_text(TINY + "api_key: s3cret\n")
+    monkeypatch.setenv("GRANITE_CERTAINTY_API_KEY", "")  # a missing secret, or `export VAR=`
+    assert Settings.load(path).keys == ("s3cret",)
+
+
+@pytest.mark.parametrize("text", ["api_key: ''\n", "api_key: '  '\n", "api_keys: [a, '']\n"])
+def test_an_empty_key_in_the_file_is_refused(tmp_path, text):
+    path = tmp_path / "d.yaml"
+    path.write_text(TINY + text)
+    with pytest.raises(DeploymentError, match="empty"):
+        Settings.load(path)

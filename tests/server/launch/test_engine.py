@@ -1,4 +1,4 @@
-"""The launched vLLM: its own random API key (sent by the gateway, never on its command line)
+"""The launched vLLM: its command line, its own random API key (sent by the gateway, never on its command line)
 and an environment trimmed to what vLLM needs, so no secret of the gateway reaches it."""
 
 import httpx
@@ -8,6 +8,8 @@ from server.app import create_app
 from server.launch.engine import vllm_command, vllm_env, with_run_key
 from server.launch.resolve import Deployment
 from server.settings import Settings
+
+from ..test_cli import adapter, model
 
 
 def settings(**vllm):
@@ -86,3 +88,19 @@ def test_a_seed_becomes_vllms_seed_flag_only_when_set():
     for seed in (0, 4242):
         cmd = vllm_command(settings(seed=seed), dep)
         assert cmd[cmd.index("--seed") + 1] == str(seed)
+
+
+def test_launcher_command_line(tmp_path):
+    from server.launch.resolve import resolve
+
+    s = Settings(
+        model={"path": str(model(tmp_path)), "served_name": "g"},
+        adapters=[{"name": "uncertainty", "path": str(adapter(tmp_path, 32))}],
+        vllm={"port": 8123, "args": ["--dtype", "float32"], "python": "/opt/py"},
+    )
+    cmd = vllm_command(s, resolve(s))
+    assert cmd[:3] == ["/opt/py", "-m", "vllm.entrypoints.openai.api_server"]
+    joined = " ".join(cmd)
+    assert f"--model {tmp_path / 'm'} --served-model-name g" in joined and "--port 8123" in joined
+    assert "--enable-lora" in cmd and cmd[cmd.index("--max-lora-rank") + 1] == "32"
+    assert f"uncertainty={tmp_path / 'lora'}" in cmd and cmd[-2:] == ["--dtype", "float32"]

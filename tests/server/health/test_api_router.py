@@ -1,12 +1,13 @@
-"""Probes as Kubernetes expects them: liveness never depends on vLLM; readiness needs vLLM
-healthy and serving the base model and every adapter, and fails at once while draining."""
+"""``GET /health`` reports vLLM's state and never its URL's credentials; the probes as
+Kubernetes expects them: liveness never depends on vLLM; readiness needs vLLM healthy and
+serving the base model and every adapter, and fails at once while draining."""
+
+import json
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings
+from ..apps import UNCERTAINTY, make_client
 
 
 def vllm(health=200, models=("base", "uncertainty"), down=False):
@@ -21,8 +22,21 @@ def vllm(health=200, models=("base", "uncertainty"), down=False):
 
 
 def client_for(handler):
-    s = Settings(model={"path": "/m", "served_name": "base"}, adapters=[{"name": "uncertainty", "path": "/a"}])
-    return TestClient(create_app(s, transport=httpx.MockTransport(handler)))
+    return make_client(handler, adapters=UNCERTAINTY)
+
+
+def test_health_reports_upstream_state():
+    with make_client(lambda r: httpx.Response(200)) as client:
+        assert client.get("/health").json()["status"] == "ok"
+    with make_client(lambda r: (_ for _ in ()).throw(httpx.ConnectError("down"))) as client:
+        resp = client.get("/health")
+    assert resp.status_code == 503 and resp.json()["status"] == "degraded"
+
+
+def test_health_never_shows_the_upstream_urls_credentials():
+    with make_client(lambda r: httpx.Response(200), vllm={"url": "http://user:s3cret@vllm:8000/"}) as client:
+        body = client.get("/health").json()
+    assert body["upstream"]["url"] == "http://vllm:8000" and "s3cret" not in json.dumps(body)
 
 
 def test_ready_when_vllm_is_healthy_and_serves_every_model():
