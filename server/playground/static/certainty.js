@@ -70,6 +70,18 @@ function details(rows) {
   return list;
 }
 
+/** Close every opened chip but `keep` (a click elsewhere or Escape closes them, as a popup does). */
+function closeChips(keep = null) {
+  for (const wrap of document.querySelectorAll(".chip-wrap.open")) {
+    if (wrap === keep) continue;
+    wrap.classList.remove("open");
+    wrap.querySelector(".chip").setAttribute("aria-expanded", "false");
+  }
+}
+
+document.addEventListener("click", (event) => closeChips(event.target.closest?.(".chip-wrap") ?? null));
+document.addEventListener("keydown", (event) => event.key === "Escape" && closeChips());
+
 function toggle(button, info) {
   const open = button.getAttribute("aria-expanded") !== "true";
   button.setAttribute("aria-expanded", String(open));

@@ -71,7 +71,10 @@ import os
 
 import openai
 
-client = openai.OpenAI(base_url=${JSON.stringify(baseUrl())}, api_key=os.environ.get("${KEY_VAR}", "unused"))
+client = openai.OpenAI(
+    base_url=${JSON.stringify(baseUrl())},
+    api_key=os.environ.get("${KEY_VAR}", "unused"),
+)
 response = client.chat.completions.create(
 ${lines.join("\n")}
 )
