@@ -17,8 +17,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from server.app import create_app
 from server.settings import Settings
+
+from ..server.apps import make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "kubernetes" / "base"
@@ -61,8 +62,7 @@ def test_the_servicemonitor_scrapes_the_gateways_metrics_port_and_path():
     assert wanted.items() <= service["metadata"]["labels"].items()
     [endpoint] = monitor["spec"]["endpoints"]
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
-    s = Settings(model={"path": "/m", "served_name": "base"})
-    paths = {r.path for r in create_app(s, intrinsics={}, transport=httpx.MockTransport(lambda r: None)).routes}
+    paths = {r.path for r in make_app(lambda r: None).routes}
     assert endpoint["path"] in paths
 
 
@@ -96,8 +96,7 @@ def test_the_configmap_holds_a_config_the_gateway_accepts(rendered, tmp_path):
 def test_the_gateway_probes_paths_the_app_serves_and_drains_longer_than_a_stream(rendered, tmp_path):
     deployment = one(rendered, "Deployment", "granite-certainty")
     gateway = container(deployment, "gateway")
-    s = Settings(model={"path": "/m", "served_name": "base"})
-    paths = {r.path for r in create_app(s, intrinsics={}, transport=httpx.MockTransport(lambda r: None)).routes}
+    paths = {r.path for r in make_app(lambda r: None).routes}
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert gateway[probe]["httpGet"]["path"] in paths
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/livez"  # never depends on vLLM

@@ -13,9 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource
 
-from server.app import create_app
-from server.settings import Settings
-
+from .apps import FALLBACK, UNCERTAINTY, make_client
 from .fake_vllm import adapter_output, completion
 
 Q = [{"role": "user", "content": "Capital of France?"}]
@@ -134,12 +132,7 @@ def client_with(faults: dict) -> TestClient:
             return answer
         return healthy(request, True)
 
-    s = Settings(
-        model={"path": "/m", "served_name": "base"},
-        adapters=[{"name": "uncertainty", "path": "/a"}],
-        certainty={"fallback": {"url": "http://fallback/v1", "model": "fallback-model"}},
-    )
-    return TestClient(create_app(s, transport=httpx.MockTransport(handler)), raise_server_exceptions=False)
+    return make_client(handler, adapters=UNCERTAINTY, certainty={"fallback": FALLBACK}, raise_server_exceptions=False)
 
 
 def check_error(err: dict) -> None:

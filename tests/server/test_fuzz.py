@@ -4,16 +4,13 @@ sends: no 500, and every 4xx/5xx is an OpenAI error. Bounded: a fixed number of 
 
 The integration tier runs the same checks against the real tiny stack."""
 
-import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from server.app import create_app
-from server.settings import Settings
-
+from .apps import UNCERTAINTY, make_app
 from .test_fault_matrix import healthy
 
 
@@ -28,12 +25,8 @@ def openai_error_shape(ctx, response, case):
 
 
 def fuzzed_app():
-    s = Settings(
-        model={"path": "/m", "served_name": "base"},
-        adapters=[{"name": "uncertainty", "path": "/a"}],
-        limits={"max_in_flight": 10_000},
-    )
-    return create_app(s, transport=httpx.MockTransport(lambda request: healthy(request, stream=True)))
+    handler = lambda request: healthy(request, stream=True)
+    return make_app(handler, adapters=UNCERTAINTY, limits={"max_in_flight": 10_000})
 
 
 APP = fuzzed_app()

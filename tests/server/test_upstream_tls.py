@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import DeploymentError, Settings
+from server.settings import DeploymentError
+
+from .apps import make_client
 
 ANSWER = {
     "id": "c1",
@@ -95,8 +96,7 @@ def tls_upstream(tmp_path_factory):
 
 
 def gateway(url: str, ca_file: str | None) -> TestClient:
-    settings = Settings(model={"path": "/m", "served_name": "base"}, vllm={"url": url, "ca_file": ca_file})
-    return TestClient(create_app(settings, intrinsics={}))
+    return make_client(vllm={"url": url, "ca_file": ca_file})  # no handler: the real network
 
 
 def test_a_gateway_given_the_workloads_certificate_gets_its_answers_over_tls(tls_upstream):

@@ -8,9 +8,7 @@ import json
 import httpx
 import pytest
 
-from server.app import create_app
-from server.settings import Settings
-
+from ..apps import FALLBACK, UNCERTAINTY, make_app
 from ..fake_vllm import adapter_output, completion
 
 Q = [{"role": "user", "content": "Capital of France?"}]
@@ -50,12 +48,7 @@ class Hanging:
 
 
 def app_for(upstream: Hanging):
-    s = Settings(
-        model={"path": "/m", "served_name": "base"},
-        adapters=[{"name": "uncertainty", "path": "/a"}],
-        certainty={"fallback": {"url": "http://fallback/v1", "model": "fallback-model"}},
-    )
-    return create_app(s, transport=httpx.MockTransport(upstream))
+    return make_app(upstream, adapters=UNCERTAINTY, certainty={"fallback": FALLBACK})
 
 
 async def leave_once_started(app, body: dict, started: asyncio.Event) -> list[dict]:

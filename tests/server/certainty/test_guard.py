@@ -6,11 +6,8 @@ import json
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings
-
+from ..apps import FALLBACK, UNCERTAINTY, make_client
 from ..fake_vllm import FakeVLLM, adapter_output, completion, expected_certainty
 
 LOW, HIGH = {"2": 0.7, "3": 0.3}, {"8": 0.8, "9": 0.2}
@@ -18,12 +15,7 @@ Q = [{"role": "user", "content": "Capital of France?"}]
 
 
 def client_for(fake, **certainty):
-    s = Settings(
-        model={"path": "/m", "served_name": "base"},
-        adapters=[{"name": "uncertainty", "path": "/a"}],
-        certainty={"fallback": {"url": "http://fallback/v1", "model": "fallback-model"}, **certainty},
-    )
-    return TestClient(create_app(s, transport=httpx.MockTransport(fake)))
+    return make_client(fake, adapters=UNCERTAINTY, certainty={"fallback": FALLBACK, **certainty})
 
 
 def by_answer(mapping):
@@ -138,8 +130,7 @@ def test_bad_certainty_options_are_400(certainty, param):
 
 
 def test_fallback_without_a_configured_model_is_400():
-    s = Settings(model={"path": "/m", "served_name": "base"}, adapters=[{"name": "uncertainty", "path": "/a"}])
-    with TestClient(create_app(s, transport=httpx.MockTransport(FakeVLLM()))) as client:
+    with make_client(FakeVLLM(), adapters=UNCERTAINTY) as client:
         resp = ask(client, certainty={"threshold": 0.5, "action": "fallback"})
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "certainty.action"
 
@@ -243,24 +234,15 @@ def test_scoring_calls_of_one_request_are_bounded():
         in_flight -= 1
         return httpx.Response(200, json=adapter_output(HIGH))
 
-    s = Settings(
-        model={"path": "/m", "served_name": "base"},
-        adapters=[{"name": "uncertainty", "path": "/a"}],
-        limits={"scoring_per_request": 2},
-    )
-    with TestClient(create_app(s, transport=httpx.MockTransport(handler))) as client:
+    with make_client(handler, adapters=UNCERTAINTY, limits={"scoring_per_request": 2}) as client:
         choices = ask(client, n=4, certainty=True).json()["choices"]
     assert peak == 2 and all(c["certainty"] is not None for c in choices)
 
 
 def test_a_choice_that_waits_too_long_for_a_scoring_slot_keeps_its_answer_unscored():
-    s = Settings(
-        model={"path": "/m", "served_name": "base"},
-        adapters=[{"name": "uncertainty", "path": "/a"}],
-        limits={"scoring_total": 1, "scoring_wait_s": 0.05},
-    )
     fake = FakeVLLM(base=completion("Paris."), adapter=adapter_output(HIGH))
-    with TestClient(create_app(s, transport=httpx.MockTransport(fake))) as client:
+    limits = {"scoring_total": 1, "scoring_wait_s": 0.05}
+    with make_client(fake, adapters=UNCERTAINTY, limits=limits) as client:
         asyncio.run(client.app.state.gateway.scoring_slots.acquire())  # the one slot: taken by another request
         choice = ask(client, certainty=True).json()["choices"][0]
     assert choice["message"]["content"] == "Paris." and choice["certainty_error"]["code"] == "scoring_busy"

@@ -4,11 +4,8 @@ import json
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings
-
+from ..apps import UNCERTAINTY, make_client
 from ..fake_vllm import FakeVLLM, adapter_output, completion, expected_certainty
 
 CONVO = [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}]
@@ -16,10 +13,7 @@ PROBS = {"7": 0.6, "8": 0.3, "6": 0.1}
 
 
 def client_for(fake, **settings):
-    s = Settings(
-        model={"path": "/m", "served_name": "base"}, adapters=[{"name": "uncertainty", "path": "/a"}], **settings
-    )
-    return TestClient(create_app(s, transport=httpx.MockTransport(fake)))
+    return make_client(fake, adapters=UNCERTAINTY, **settings)
 
 
 def ask(client, **extra):
@@ -104,8 +98,7 @@ def test_an_io_yaml_shipped_with_the_adapter_is_used(tmp_path):
     text = open("configs/intrinsics/uncertainty/io.yaml").read()
     shipped.write_text(text.replace("max_completion_tokens: 15", "max_completion_tokens: 12"))
     fake = FakeVLLM(adapter=adapter_output(PROBS))
-    s = Settings(model={"path": "/m", "served_name": "base"}, adapters=[{"name": "uncertainty", "path": "/a"}])
-    with TestClient(create_app(s, io_yamls={"uncertainty": shipped}, transport=httpx.MockTransport(fake))) as client:
+    with client_for(fake, io_yamls={"uncertainty": shipped}) as client:
         assert ask(client).status_code == 200
     assert fake.bodies("uncertainty")[0]["max_completion_tokens"] == 12
 

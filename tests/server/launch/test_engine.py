@@ -2,13 +2,12 @@
 and an environment trimmed to what vLLM needs, so no secret of the gateway reaches it."""
 
 import httpx
-from fastapi.testclient import TestClient
 
-from server.app import create_app
 from server.launch.engine import vllm_command, vllm_env, with_run_key
 from server.launch.resolve import Deployment
 from server.settings import Settings
 
+from ..apps import make_client
 from ..test_cli import adapter, model
 
 
@@ -59,8 +58,7 @@ def test_the_gateway_sends_vllms_key_on_every_call():
         seen.append(request.headers.get("authorization"))
         return httpx.Response(200, json={"choices": []})
 
-    s = settings(api_key="k3y")
-    with TestClient(create_app(s, intrinsics={}, transport=httpx.MockTransport(handler))) as client:
+    with make_client(handler, vllm={"api_key": "k3y"}) as client:
         client.post("/v1/chat/completions", json={"model": "base", "messages": [{"role": "user", "content": "hi"}]})
         client.get("/health")
     assert seen == ["Bearer k3y", "Bearer k3y"]
