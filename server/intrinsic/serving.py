@@ -16,7 +16,7 @@ import intrinsics
 
 from .. import sse
 from ..deps import Gateway
-from ..errors import AdapterOutputError, InvalidRequest, from_intrinsics
+from ..errors import AdapterOutputError, from_intrinsics
 
 #: Gateway-only request field: arguments for an intrinsic's instruction, never sent to vLLM.
 KWARGS_FIELD = "intrinsic_kwargs"
@@ -32,9 +32,7 @@ async def adapter_call(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: di
 
     Returns (the rewritten request, vLLM's raw response). Raises ``InvalidRequest`` (400)
     for requests the intrinsic cannot take; vLLM failures raise the upstream errors."""
-    kwargs = payload.get(KWARGS_FIELD) or {}
-    if not isinstance(kwargs, dict):
-        raise InvalidRequest(f"'{KWARGS_FIELD}' must be an object of instruction arguments.", param=KWARGS_FIELD)
+    kwargs = payload.get(KWARGS_FIELD) or {}  # an object: the request model has checked it
     payload = {k: v for k, v in payload.items() if k not in NOT_FORWARDED}
     try:
         rewritten = intrinsic.rewrite(payload, **kwargs)

@@ -114,3 +114,12 @@ def test_the_intrinsics_usage_has_no_null_details_as_vllm_writes_them(stream):
     else:
         usage = resp.json()["usage"]
     assert usage == {k: v for k, v in output["usage"].items() if v is not None}  # OpenAI: an object, or absent
+
+
+@pytest.mark.parametrize("kwargs", [[1], "a", 3])
+def test_intrinsic_kwargs_that_are_not_an_object_are_a_400_before_any_call(kwargs):
+    fake = FakeVLLM(adapter=adapter_output(PROBS))
+    with client_for(fake) as client:
+        resp = ask(client, intrinsic_kwargs=kwargs)
+    assert resp.status_code == 400 and resp.json()["error"]["param"] == "intrinsic_kwargs"
+    assert fake.bodies("uncertainty") == []
