@@ -18,6 +18,7 @@ from server.launch.engine import VLLMProcess
 from server.launch.resolve import resolve
 from server.settings import Settings
 
+from ..waiting import wait_until
 from .conftest import CONVERSATIONS as PAIRS
 from .conftest import IO_YAML, TINY_CONFIG
 from .conftest import conversation as convo
@@ -132,14 +133,6 @@ def test_upstream_timeout_is_a_504(attach, tiny_settings):
     assert resp.status_code == 504 and resp.json()["error"]["code"] == "upstream_timeout"
 
 
-def wait_until(condition, *, within: float) -> bool:
-    """Poll ``condition`` until it holds or ``within`` seconds pass; whether it ended up holding."""
-    deadline = time.monotonic() + within
-    while not (held := condition()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return held
-
-
 def metric_of(text: str, name: str) -> float:
     """The sum of a Prometheus metric over its label sets in an exposition ``text``."""
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
@@ -187,7 +180,7 @@ async def vllm_is_generating(metrics: httpx.AsyncClient, *, within: float) -> bo
 @pytest.mark.parametrize("stream", [False, True])
 def test_client_disconnect_cancels_the_upstream_request(stack, vllm, tiny_settings, stream):
     body = long_request(tiny_settings.served_name, stream=stream)
-    assert wait_until(lambda: running_requests(vllm) == 0, within=60)  # nothing left from earlier tests
+    wait_until(lambda: running_requests(vllm) == 0, 60, "vLLM idle, nothing left from earlier tests")
     before = vllm_metric(vllm, "vllm:generation_tokens_total")
 
     async def leave_mid_generation():
@@ -208,7 +201,7 @@ def test_client_disconnect_cancels_the_upstream_request(stack, vllm, tiny_settin
                     await call
 
     asyncio.run(leave_mid_generation())
-    assert wait_until(lambda: running_requests(vllm) == 0, within=90)
+    wait_until(lambda: running_requests(vllm) == 0, 90, "vLLM idle: the request the client left cancelled")
     # Had the gateway let vLLM run on, every token would have been generated.
     generated = vllm_metric(vllm, "vllm:generation_tokens_total") - before
     assert 0 < generated < LONG_N * LONG_TOKENS
@@ -229,7 +222,7 @@ def test_vllm_killed_mid_run_is_a_503_and_the_gateway_recovers(attach, tmp_path,
         caller = threading.Thread(target=call)
         caller.start()
         with httpx.Client(base_url=own.url) as direct:
-            assert wait_until(lambda: running_requests(direct) >= 1, within=20)
+            wait_until(lambda: running_requests(direct) >= 1, 20, "vLLM running the request")
         assert caller.is_alive(), "the request must still be running when vLLM is killed"
         os.killpg(own.proc.pid, signal.SIGKILL)
         caller.join(30)

@@ -15,6 +15,7 @@ import intrinsics
 from devstack import Stack
 
 from ..processes import alive, descendants
+from ..waiting import wait_until
 from .conftest import CONVERSATIONS, IO_YAML, TINY_CONFIG, conversation
 
 
@@ -83,10 +84,8 @@ def test_sigterm_lets_an_open_stream_finish_then_stops_vllm_too(tmp_path, stack,
         assert rest[-1] == "data: [DONE]" and not any('"error"' in line for line in rest)
         assert json.loads(rest[-2].removeprefix("data: "))["choices"][0]["finish_reason"] == "length"
         assert second.proc.wait(60) is not None
-        deadline = time.monotonic() + 30
-        while any(alive(p) for p in procs) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not [p for p in procs if alive(p)], second.log_tail()
+        stopped = lambda: not [p for p in procs if alive(p)]
+        wait_until(stopped, 30, lambda: f"vLLM's processes ended\n{second.log_tail()}", poll_s=0.5)
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{second.vllm_url}/health", timeout=2)
     finally:
@@ -116,10 +115,8 @@ def test_a_killed_vllm_is_answered_with_503_at_once_then_restarted(tmp_path, tin
         members = {p for p, g in groups.items() if g == group}
         os.killpg(group, signal.SIGKILL)
         # The requests below must meet a vLLM that is gone, not one still dying.
-        deadline = time.monotonic() + 30
-        while any(alive(p) for p in members) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [p for p in members if alive(p)], f"vLLM's group {group} still runs 30 s after SIGKILL"
+        gone = lambda: not [p for p in members if alive(p)]
+        wait_until(gone, 30, f"vLLM's group {group} ended after SIGKILL", poll_s=0.1)
         body = {"model": tiny_settings.served_name, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
         started = time.monotonic()
         down = httpx.post(f"{third.url}/v1/chat/completions", json=body, timeout=30)
@@ -128,10 +125,12 @@ def test_a_killed_vllm_is_answered_with_503_at_once_then_restarted(tmp_path, tin
         assert httpx.get(f"{third.url}/readyz", timeout=5).status_code == 503
         assert httpx.get(f"{third.url}/health", timeout=10).json()["status"] == "degraded"
         assert httpx.get(f"{third.url}/livez", timeout=5).status_code == 200
-        deadline = time.monotonic() + 600
-        while httpx.get(f"{third.url}/readyz", timeout=5).status_code != 200:
-            assert time.monotonic() < deadline and third.running, third.log_tail()
-            time.sleep(1.0)
+
+        def ready():
+            assert third.running, third.log_tail()  # serve gave up: no use waiting on
+            return httpx.get(f"{third.url}/readyz", timeout=5).status_code == 200
+
+        wait_until(ready, 600, lambda: f"ready again after the restart\n{third.log_tail()}", poll_s=1.0)
         again = httpx.post(f"{third.url}/v1/chat/completions", json=body, timeout=60)
         assert again.status_code == 200, again.text
         metrics = httpx.get(f"{third.url}/metrics", timeout=5).text

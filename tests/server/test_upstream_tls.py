@@ -10,7 +10,6 @@ import ipaddress
 import json
 import socket
 import threading
-import time
 
 import pytest
 import uvicorn
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from server.settings import DeploymentError
 
+from ..waiting import wait_until
 from .apps import make_client
 
 ANSWER = {
@@ -86,10 +86,7 @@ def tls_upstream(tmp_path_factory):
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
+    wait_until(lambda: server.started, 10, "the TLS upstream started")
     yield f"https://127.0.0.1:{port}", cert, other
     server.should_exit = True
     thread.join(5)

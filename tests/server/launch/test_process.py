@@ -2,7 +2,6 @@
 nothing of the process group behind, even when the group's leader has already exited."""
 
 import os
-import time
 
 import pytest
 
@@ -10,15 +9,7 @@ from devstack import free_port
 from server.launch.process import ChildProcess, StartupError, tail_of
 
 from ...processes import alive
-
-
-def wait_for(predicate, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from ...waiting import wait_until
 
 
 def test_a_child_that_exits_while_starting_is_reported_with_its_log(tmp_path):
@@ -47,12 +38,12 @@ def test_stop_kills_the_group_even_when_its_leader_has_already_exited(tmp_path):
     pid_file = tmp_path / "worker.pid"
     child = ChildProcess("toy", ["sh", "-c", f"sleep 300 & echo $! > {pid_file}; exit 0"], tmp_path / "toy.log")
     child.start()
-    assert wait_for(lambda: pid_file.exists() and pid_file.read_text().strip())
+    wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), 10, "the worker's pid in its file")
     worker = int(pid_file.read_text())
-    assert wait_for(lambda: not child.running)
+    wait_until(lambda: not child.running, 10, "the group's leader exited")
     assert alive(worker) and os.getpgid(worker) == child.proc.pid
     assert child.stop(grace_s=5) == 0
-    assert wait_for(lambda: not alive(worker)), "the worker outlived stop()"
+    wait_until(lambda: not alive(worker), 10, "the worker ended: it outlived stop()")
 
 
 def test_stop_terminates_a_running_group_and_returns_the_status(tmp_path):

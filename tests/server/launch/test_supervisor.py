@@ -9,6 +9,8 @@ from server.launch.supervisor import Supervisor
 from server.metrics import Metrics
 from server.settings import VLLMSettings
 
+from ...waiting import wait_until
+
 
 class ScriptedVLLM:
     """A child that is up, or down; each start comes up or not as ``comes_up`` says."""
@@ -48,13 +50,6 @@ def supervise(vllm, attempts=3, backoff=0.0, backoff_max=None):
     return sup, metrics, gave_up
 
 
-def wait_for(predicate, within=5.0):
-    deadline = time.monotonic() + within
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return predicate()
-
-
 def ended(sup, within=5.0):
     """Whether the supervisor's thread has ended (waiting for it up to ``within`` seconds)."""
     sup.join(within)
@@ -69,7 +64,7 @@ def test_a_vllm_that_dies_is_restarted_and_counted(caplog):
     vllm = ScriptedVLLM()
     sup, metrics, gave_up = supervise(vllm)
     vllm.up = False  # killed
-    assert wait_for(lambda: vllm.starts == 1 and vllm.up)
+    wait_until(lambda: vllm.starts == 1 and vllm.up, 5, "the killed vLLM restarted once, and up", poll_s=0.01)
     sup.halt()
     assert ended(sup), "the supervisor still runs 5 s after halt()"
     assert restarts(metrics) == 1 and not gave_up.is_set()
