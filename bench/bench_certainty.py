@@ -5,7 +5,9 @@
 Starts the real stack on the tiny model and, interleaved in one run:
 (a) one call: base-model chat with "certainty": true;
 (b) two calls: the same chat without it, then the uncertainty intrinsic on (question, answer);
-(c) one call with n=4 (sampled) and certainty vs (d) the same with n=1.
+(c) one call with n=4 and certainty, twice: four identical answers (greedy: choices with the same
+text share one scoring call) and four distinct ones (sampled hot, at the temperature given; the
+distinct count is reported, so the figure says what it measured), vs (d) the same with n=1.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-async def run(stack: Stack, n: int) -> None:
+async def run(stack: Stack, n: int, hot: float) -> None:
     url = f"{stack.url}/v1/chat/completions"
     base = {"model": "tiny-granite", "messages": QUESTION, "max_tokens": 32, "temperature": 0}
 
@@ -44,47 +46,56 @@ async def run(stack: Stack, n: int) -> None:
             answer = (await post(base))["choices"][0]["message"]["content"]
             await post({"model": "uncertainty", "messages": [*QUESTION, {"role": "assistant", "content": answer}]})
 
-        distinct: list[int] = []
+        distinct: dict[str, list[int]] = {"same": [], "distinct": []}
 
-        async def n4():
-            resp = await post({**base, "n": 4, "temperature": 0.8, "certainty": True})
-            # Choices with the same text share one scoring call: count how many calls it took.
-            distinct.append(len({c["message"]["content"] for c in resp["choices"]}))
+        def n4(kind: str, temperature: float):
+            async def call():
+                resp = await post({**base, "n": 4, "temperature": temperature, "certainty": True})
+                # Choices with the same text share one scoring call, and a cut-off one gets none:
+                # count the scoring calls the request took (distinct texts that were scored).
+                scored = {c["message"]["content"] for c in resp["choices"] if c.get("certainty") is not None}
+                distinct[kind].append(len(scored))
+
+            return call
 
         async def n1():
-            await post({**base, "n": 1, "temperature": 0.8, "certainty": True})
+            await post({**base, "n": 1, "temperature": hot, "certainty": True})
 
-        for call in (one_call, two_calls, n4, n1):
+        calls = {
+            "one call (certainty: true)": one_call,
+            "two calls (answer, then intrinsic)": two_calls,
+            "n=4 scored, identical answers": n4("same", 0.0),
+            "n=4 scored, distinct answers": n4("distinct", hot),
+            "n=1 scored": n1,
+        }
+        for call in calls.values():
             await call()
-        lat = await latencies(
-            {
-                "one call (certainty: true)": one_call,
-                "two calls (answer, then intrinsic)": two_calls,
-                "n=4 scored": n4,
-                "n=1 scored": n1,
-            },
-            n,
-        )
+        for counts in distinct.values():  # the warm-up does not count
+            counts.clear()
+        lat = await latencies(calls, n)
     print(f"\n## Real vLLM on the tiny model (CPU): {n} sequential requests each, interleaved")
     for name, values in lat.items():
         print(summary(name, values))
     one, two = lat["one call (certainty: true)"], lat["two calls (answer, then intrinsic)"]
     print(f"one call / two calls: p50 {pct(one, 50) / pct(two, 50):.3f}x")
-    print(
-        f"n=4 / n=1 (scored): p50 {pct(lat['n=4 scored'], 50) / pct(lat['n=1 scored'], 50):.3f}x "
-        f"(distinct answers among the 4: mean {sum(distinct) / len(distinct):.2f})"
-    )
+    for kind, name in (("same", "n=4 scored, identical answers"), ("distinct", "n=4 scored, distinct answers")):
+        counts = distinct[kind]
+        print(
+            f"{name} / n=1: p50 {pct(lat[name], 50) / pct(lat['n=1 scored'], 50):.3f}x "
+            f"(distinct scored answers among the 4: mean {sum(counts) / len(counts):.2f})"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=30)
+    ap.add_argument("--temperature", type=float, default=2.0, help="of the sampled n=4 and n=1 requests")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="bench-certainty-"))
     with Stack(
         ROOT / "configs/tiny.yaml", log_path=logs / "stack.log", env={"GRANITE_CERTAINTY_LOG_LEVEL": "warning"}
     ) as stack:
-        asyncio.run(run(stack, args.requests))
+        asyncio.run(run(stack, args.requests, args.temperature))
 
 
 if __name__ == "__main__":
