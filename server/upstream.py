@@ -3,6 +3,11 @@
 Pooled keep-alive connections with raised limits; transport failures become the gateway's
 typed errors (503 unreachable, 504 timeout); the transport is pluggable so unit tests inject
 faults with ``httpx.MockTransport`` and no server.
+
+The hot path (``post``, ``stream``) hands its request straight to the pooled transport: a
+request to vLLM has no redirects, auth flows, cookies or event hooks for ``AsyncClient.send``
+to handle, and those layers were a quarter of the gateway's own CPU per pass-through request
+(py-spy, docs/benchmarks.md). Headers and timeouts are merged once, here, not per request.
 """
 
 from __future__ import annotations
@@ -46,22 +51,35 @@ class Upstream:
         #: The chat completions path on this server, for every call that asks it for an answer.
         self.chat_path = api_prefix.rstrip("/") + CHAT_PATH
         self.retry_after_s = retry_after_s
+        # A short pool timeout: when every connection is busy, shed the request at once
+        # (503 + Retry-After) instead of queueing it for the whole read timeout.
+        timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool_timeout_s or timeout_s)
+        # The default pool (100 connections, 20 kept alive) throttles concurrent clients.
+        limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30)
+        self.transport = transport or httpx.AsyncHTTPTransport(verify=verify, limits=limits)
         self.client = httpx.AsyncClient(
-            base_url=self.base_url,
-            # A short pool timeout: when every connection is busy, shed the request at once
-            # (503 + Retry-After) instead of queueing it for the whole read timeout.
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool_timeout_s or timeout_s),
-            # The default pool (100 connections, 20 kept alive) throttles concurrent clients.
-            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30),
-            transport=transport,
-            headers=headers,
-            verify=verify,
+            base_url=self.base_url, timeout=timeout, transport=self.transport, headers=headers
         )
+        self._post_headers = [(k.encode(), v.encode()) for k, v in {**(headers or {}), **JSON_HEADERS}.items()]
+        self._timeouts = timeout.as_dict()
+
+    async def _send(self, path: str, body: bytes) -> httpx.Response:
+        # What AsyncClient.send would do for this request, less the layers it does not need.
+        url, extensions = self.base_url + path, {"timeout": self._timeouts}
+        request = httpx.Request("POST", url, content=body, headers=self._post_headers, extensions=extensions)
+        response = await self.transport.handle_async_request(request)
+        response.request = request
+        return response
 
     async def post(self, path: str, body: bytes) -> httpx.Response:
         """POST a JSON body and read the whole answer; transport failures raise typed errors."""
         async with _mapped(self.retry_after_s):
-            return await self.client.post(path, content=body, headers=JSON_HEADERS)
+            response = await self._send(path, body)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            return response
 
     async def post_json(self, path: str, payload: dict) -> dict:
         """POST ``payload`` and return the decoded JSON answer; a non-2xx answer raises
@@ -84,8 +102,7 @@ class Upstream:
     async def stream(self, path: str, body: bytes) -> AsyncIterator[httpx.Response]:
         """POST and yield the response unread, for byte-for-byte streaming to the client."""
         async with _mapped(self.retry_after_s):
-            request = self.client.build_request("POST", path, content=body, headers=JSON_HEADERS)
-            resp = await self.client.send(request, stream=True)
+            resp = await self._send(path, body)
         try:
             yield resp
         finally:

@@ -1,0 +1,115 @@
+"""The gateway at two revisions, side by side in one run, in front of one zero-cost upstream.
+
+    python bench/bench_revisions.py BASELINE [--requests 2000]
+
+For a refactor that must not slow the hot path: a git worktree of BASELINE (any revision) and
+this checkout each run a gateway (``serve --vllm-url``) attached to the same zero-cost upstream
+(bench/zero_upstream.py); requests to the upstream directly and to each gateway, pass-through
+and the ``uncertainty`` intrinsic, are interleaved (A, B, C, ...) so that machine noise hits
+every variant alike. Reported: p50/p99 per variant, each gateway's added p50 per request, and
+this checkout's added latency over the baseline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+# _common sits beside this script, so `python bench/<script>.py` finds it; the project is installed.
+from _common import latencies, pct, poster, summary
+
+from devstack import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+MESSAGES = [
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "The capital of France is Paris."},
+]
+
+
+def start_gateway(tree: Path, upstream: str, log: Path) -> tuple[subprocess.Popen, str]:
+    """``serve --vllm-url`` from the source in ``tree`` (its own ``server`` package first on the path)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "GRANITE_CERTAINTY_VLLM__URL": upstream,
+        "GRANITE_CERTAINTY_LOG_LEVEL": "warning",
+    }
+    config = str(tree / "configs/tiny.yaml")
+    cmd = [sys.executable, "-m", "server.cli", "serve", "--config", config, "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"the gateway of {tree} did not start: {log.read_text()[-2000:]}")
+
+
+async def compare(upstream: str, gateways: dict[str, str], n: int) -> dict[str, list[float]]:
+    base = {"model": "tiny-granite", "messages": MESSAGES}
+    adapter = {"model": "uncertainty", "messages": MESSAGES}
+    async with httpx.AsyncClient(timeout=30) as client:
+        calls = {"upstream direct (base)": poster(client, f"{upstream}/v1/chat/completions", base)}
+        for name, url in gateways.items():
+            calls[f"{name} pass-through"] = poster(client, f"{url}/v1/chat/completions", base)
+        calls["upstream direct (adapter)"] = poster(client, f"{upstream}/v1/chat/completions", adapter)
+        for name, url in gateways.items():
+            calls[f"{name} intrinsic"] = poster(client, f"{url}/v1/chat/completions", adapter)
+        for call in calls.values():
+            for _ in range(50):
+                await call()
+        return await latencies(calls, n)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("baseline", help="a git revision to compare this checkout with")
+    ap.add_argument("--requests", type=int, default=2000)
+    args = ap.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="bench-revisions-"))
+    worktree = logs / "baseline"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.baseline], check=True)
+    port = free_port()
+    upstream_url = f"http://127.0.0.1:{port}"
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "bench/zero_upstream.py"), str(port)])]
+    try:
+        time.sleep(2)
+        gateways = {}
+        for name, tree in ((f"baseline {args.baseline}", worktree), ("this checkout", ROOT)):
+            proc, url = start_gateway(tree, upstream_url, logs / f"{name.split()[0]}.log")
+            procs.append(proc)
+            gateways[name] = url
+        lat = asyncio.run(compare(upstream_url, gateways, args.requests))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+    print(f"## Zero-cost upstream: {args.requests} sequential requests each, interleaved")
+    for name, values in lat.items():
+        print(summary(name, values))
+    for kind, direct in (("pass-through", "upstream direct (base)"), ("intrinsic", "upstream direct (adapter)")):
+        added = {g: pct(lat[f"{g} {kind}"], 50) - pct(lat[direct], 50) for g in gateways}
+        old, new = added.values()
+        print(
+            f"added p50, {kind}: "
+            + ", ".join(f"{g} {ms * 1000:.3f} ms" for g, ms in added.items())
+            + f"; this checkout / baseline {new / old:.3f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
