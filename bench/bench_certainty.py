@@ -48,9 +48,9 @@ async def run(stack: Stack, n: int, hot: float) -> None:
 
         distinct: dict[str, list[int]] = {"same": [], "distinct": []}
 
-        def n4(kind: str, temperature: float):
+        def n4(kind: str, sampling: dict):
             async def call():
-                resp = await post({**base, "n": 4, "temperature": temperature, "certainty": True})
+                resp = await post({**base, "n": 4, **sampling, "certainty": True})
                 # Choices with the same text share one scoring call, and a cut-off one gets none:
                 # count the scoring calls the request took (distinct texts that were scored).
                 scored = {c["message"]["content"] for c in resp["choices"] if c.get("certainty") is not None}
@@ -64,8 +64,9 @@ async def run(stack: Stack, n: int, hot: float) -> None:
         calls = {
             "one call (certainty: true)": one_call,
             "two calls (answer, then intrinsic)": two_calls,
-            "n=4 scored, identical answers": n4("same", 0.0),
-            "n=4 scored, distinct answers": n4("distinct", hot),
+            # vLLM refuses n > 1 at temperature 0; top_k 1 samples the greedy answer four times.
+            "n=4 scored, identical answers": n4("same", {"temperature": 1.0, "top_k": 1}),
+            "n=4 scored, distinct answers": n4("distinct", {"temperature": hot}),
             "n=1 scored": n1,
         }
         for call in calls.values():
