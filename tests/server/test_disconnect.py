@@ -16,19 +16,21 @@ def request_with(messages):
     return Request({"type": "http", "method": "POST", "path": "/", "headers": []}, receive=queue.get)
 
 
+async def hang(cancelled: asyncio.Event) -> None:
+    """Work that never ends by itself; ``cancelled`` is set when it is cancelled."""
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+
+
 def test_client_gone_cancels_the_work():
     cancelled = asyncio.Event()
 
-    async def work():
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
     async def main():
         with pytest.raises(ClientDisconnected):
-            await until_disconnect(request_with([{"type": "http.disconnect"}]), work())
+            await until_disconnect(request_with([{"type": "http.disconnect"}]), hang(cancelled))
         await asyncio.sleep(0)
         return cancelled.is_set()
 
@@ -52,11 +54,7 @@ def test_a_cancellable_route_reads_the_body_first_and_is_cancelled_when_the_clie
     @with_cancellation
     async def route(request, label):
         seen.append((label, await request.body()))  # the body, read before the race, is still there
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
+        await hang(cancelled)
 
     async def main():
         with pytest.raises(ClientDisconnected):
