@@ -13,8 +13,10 @@ to handle, and those layers were a quarter of the gateway's own CPU per pass-thr
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -23,6 +25,7 @@ from .errors import UpstreamBusy, UpstreamStatus, UpstreamTimeout, UpstreamUnava
 from .settings import DeploymentError
 
 JSON_HEADERS = {"content-type": "application/json"}
+SSE = "text/event-stream"
 #: The chat endpoint below an OpenAI API root (vLLM's is ``/v1``; a fallback's URL is the root).
 CHAT_PATH = "/chat/completions"
 
@@ -56,7 +59,9 @@ class Upstream:
         timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool_timeout_s or timeout_s)
         # The default pool (100 connections, 20 kept alive) throttles concurrent clients.
         limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30)
-        self.transport = transport or httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+        self.transport = transport or httpx.AsyncHTTPTransport(
+            verify=verify, limits=limits, proxy=environment_proxy(self.base_url)
+        )
         self.client = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, transport=self.transport, headers=headers
         )
@@ -108,6 +113,26 @@ class Upstream:
         finally:
             await resp.aclose()
 
+    @asynccontextmanager
+    async def exchange(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """Send any request (``path`` may carry a query) and yield the response: a successful
+        SSE stream unread, for relaying as it comes; anything else read whole."""
+        async with _mapped(self.retry_after_s):
+            request = self.client.build_request(method, path, content=body, headers=headers)
+            resp = await self.client.send(request, stream=True)
+            try:
+                if resp.status_code >= 400 or not resp.headers.get("content-type", "").startswith(SSE):
+                    await resp.aread()
+            except BaseException:
+                await resp.aclose()
+                raise
+        try:
+            yield resp
+        finally:
+            await resp.aclose()
+
     async def get(self, path: str, timeout_s: float | None = None) -> httpx.Response:
         """GET ``path``; transport failures raise typed errors."""
         async with _mapped(self.retry_after_s):
@@ -150,6 +175,17 @@ def upstream_status_error(status: int, content: bytes) -> UpstreamStatus:
     if text("type"):
         exc.type = text("type")
     return exc
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy that ``HTTP(S)_PROXY``/``ALL_PROXY`` name for ``url``, unless ``NO_PROXY`` exempts
+    its host (what ``httpx.AsyncClient`` would use; the hot path bypasses the client)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if proxy and parts.hostname and urllib.request.proxy_bypass_environment(parts.hostname, proxies):
+        return None
+    return proxy
 
 
 def trust(ca_file: str | None) -> ssl.SSLContext | bool:

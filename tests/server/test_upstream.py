@@ -44,3 +44,33 @@ def test_a_saturated_upstream_pool_fails_fast_with_retry_after(stream):
 def test_the_upstream_pool_waits_only_the_configured_pool_timeout():
     app = make_app(ok, limits={"pool_timeout_s": 0.25})
     assert app.state.gateway.upstream.client.timeout.pool == 0.25
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "expected"),
+    [
+        ({}, "http://vllm:8000", None),
+        ({"HTTP_PROXY": "http://proxy:3128"}, "http://vllm:8000", "http://proxy:3128"),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, "http://vllm:8000", None),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, "https://api.example/v1", "http://proxy:3128"),
+        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "vllm,localhost"}, "http://vllm:8000", None),
+        ({"ALL_PROXY": "http://proxy:3128"}, "http://vllm:8000", "http://proxy:3128"),
+    ],
+)
+def test_the_hot_path_uses_the_proxy_the_environment_names_as_the_client_would(monkeypatch, env, url, expected):
+    from server.upstream import environment_proxy
+
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert environment_proxy(url) == expected
