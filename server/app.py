@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from . import chat, health, models, openapi, playground
+from . import chat, endpoints, health, models, openapi, playground
 from .certainty import fallback_client
 from .deps import Gateway
 from .errors import install_handlers
@@ -85,7 +85,9 @@ def create_app(
     app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(InFlightLimit, limits=settings.limits)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    for router in (health.router, metrics_router, models.router, chat.router, playground.router):
+    for router in (health.router, metrics_router, models.router, chat.router, endpoints.router, playground.router):
         app.include_router(router)
+    if settings.admin.api_key:  # vLLM's admin endpoints: closed (404) without their own key
+        app.include_router(endpoints.admin_router)
     openapi.install(app, [chat.ChatCompletionRequest])
     return app

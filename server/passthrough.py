@@ -35,6 +35,13 @@ async def forward(upstream: Upstream, body: bytes, *, stream: bool, path: str, m
     refused = await not_a_stream(resp, stack)
     if refused is not None:
         return refused
+    return relay_stream(resp, stack, metrics)
+
+
+def relay_stream(resp: httpx.Response, stack: AsyncExitStack, metrics: Metrics) -> StreamingResponse:
+    """vLLM's open SSE answer relayed byte for byte, ended well-formed: a stream that breaks or
+    stops without ``[DONE]`` gets an error event and ``[DONE]``; ``stack`` closes the upstream
+    response when the relay ends (done, failed, or the client gone)."""
 
     async def relay_chunks():
         # Leaving this generator (done, client gone, or failure) closes the upstream response,
@@ -42,7 +49,8 @@ async def forward(upstream: Upstream, body: bytes, *, stream: bool, path: str, m
         tail = b""
         async with stack:
             try:
-                async for chunk in resp.aiter_raw():
+                # Decoded bytes: the response to the client carries no content-encoding of vLLM's.
+                async for chunk in resp.aiter_bytes():
                     tail = (tail + chunk)[-32:]
                     yield chunk
             except (httpx.TransportError, GatewayError) as exc:

@@ -175,6 +175,20 @@ class LimitSettings(_Strict):
     retry_after_s: int = Field(default=1, ge=0)
 
 
+class AdminSettings(_Strict):
+    """vLLM's admin endpoints (adapters, sleep, profiling, caches): closed (404) unless a key is set."""
+
+    #: When set, the admin endpoints pass through to vLLM for ``Authorization: Bearer <api_key>``
+    #: only (the other keys get 403); unset, they do not exist. An empty key is refused.
+    api_key: str | None = None
+
+    @model_validator(mode="after")
+    def _no_empty_key(self) -> AdminSettings:
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("admin.api_key is empty; remove it to keep the admin endpoints closed")
+        return self
+
+
 def _is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
@@ -218,6 +232,7 @@ class Settings(BaseSettings):
     vllm: VLLMSettings = Field(default_factory=VLLMSettings)
     certainty: CertaintySettings = Field(default_factory=CertaintySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
 
     @model_validator(mode="after")
     def _no_empty_keys(self) -> Settings:

@@ -2,5 +2,6 @@
 
 from .api_router import router
 from .protocol import ChatCompletionRequest
+from .serving import parse_body
 
-__all__ = ["ChatCompletionRequest", "router"]
+__all__ = ["ChatCompletionRequest", "parse_body", "router"]
