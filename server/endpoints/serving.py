@@ -21,6 +21,7 @@ from ..errors import InvalidRequest, ModelNotFound
 from ..passthrough import relay_stream
 from ..relay import not_a_stream, not_an_answer, relay_response
 from ..sse import MEDIA_TYPE as SSE
+from .streams import relay_events
 from .table import Endpoint
 
 #: The endpoint that serves intrinsics, named in the 400 every other endpoint answers them with.
@@ -37,7 +38,7 @@ async def relay(request: Request, gw: Gateway, endpoint: Endpoint) -> Response:
         stream = endpoint.streams and payload.get("stream") is True
     elif endpoint.body == "multipart":
         check_model(request, gw, await _form_model(request), endpoint)
-    return await exchange(gw, request, body, stream=stream)
+    return await exchange(gw, request, body, stream=stream, events=endpoint.events)
 
 
 def check_model(request: Request, gw: Gateway, model: object, endpoint: Endpoint) -> None:
@@ -59,9 +60,10 @@ def check_model(request: Request, gw: Gateway, model: object, endpoint: Endpoint
     raise ModelNotFound(f"The model '{model}' does not exist; see GET /v1/models.", param="model")
 
 
-async def exchange(gw: Gateway, request: Request, body: bytes, *, stream: bool) -> Response:
+async def exchange(gw: Gateway, request: Request, body: bytes, *, stream: bool, events: bool = False) -> Response:
     """Send the request on to vLLM (same method, path, query, body and content type) and relay
-    its answer; ``stream``: the client asked for SSE, so any other success is a 502."""
+    its answer; ``stream``: the client asked for SSE, so any other success is a 502; ``events``:
+    a stream is the Responses API's (it ends with a terminal event, not ``[DONE]``)."""
     target = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
     if request.url.query:
         target += "?" + request.url.query
@@ -70,7 +72,7 @@ async def exchange(gw: Gateway, request: Request, body: bytes, *, stream: bool) 
     stack = AsyncExitStack()
     resp = await stack.enter_async_context(gw.upstream.exchange(request.method, target, body, headers))
     if resp.status_code < 400 and resp.headers.get("content-type", "").startswith(SSE):
-        return relay_stream(resp, stack, gw.metrics)
+        return (relay_events if events else relay_stream)(resp, stack, gw.metrics)
     if stream:
         return await not_a_stream(resp, stack)
     async with stack:

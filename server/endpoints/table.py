@@ -2,7 +2,8 @@
 
 ``body`` is what the endpoint takes: ``"json"`` (an object whose ``model`` and ``stream`` the gateway
 reads), ``"multipart"`` (an upload whose ``model`` field it reads) or ``None`` (no body, or one
-relayed unread). ``streams``: whether ``"stream": true`` asks for an SSE answer.
+relayed unread). ``streams``: whether ``"stream": true`` asks for an SSE answer. ``events``: its
+streams are the Responses API's named events, which end with a terminal event, not ``[DONE]``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ class Endpoint:
     summary: str
     body: Literal["json", "multipart"] | None = "json"
     streams: bool = False
+    events: bool = False
 
 
 #: vLLM's OpenAI (and vLLM-specific) endpoints, open to every API key.
 PUBLIC = (
     Endpoint("POST", "/v1/completions", "Create a completion", streams=True),
-    Endpoint("POST", "/v1/responses", "Create a response", streams=True),
-    Endpoint("GET", "/v1/responses/{response_id}", "Retrieve a response", body=None),
+    Endpoint("POST", "/v1/responses", "Create a response", streams=True, events=True),
+    Endpoint("GET", "/v1/responses/{response_id}", "Retrieve a response", body=None, events=True),
     Endpoint("POST", "/v1/responses/{response_id}/cancel", "Cancel a response", body=None),
     Endpoint("POST", "/v1/embeddings", "Create embeddings"),
     Endpoint("POST", "/v1/audio/transcriptions", "Transcribe audio", body="multipart"),

@@ -80,3 +80,12 @@ def test_the_new_routes_are_in_the_openapi_document(gateway):
     paths = gateway.get("/openapi.json").json()["paths"]
     assert {"/v1/completions", "/tokenize", "/detokenize", "/version"} <= set(paths)
     assert "/sleep" not in paths
+
+
+def test_responses_through_the_sdk_streamed_and_not(sdk, tiny_settings):
+    kwargs = dict(model=tiny_settings.served_name, input="What is the capital of France?", max_output_tokens=16)
+    response = sdk.responses.create(**kwargs, temperature=0)
+    assert response.status in ("completed", "incomplete") and isinstance(response.output_text, str)
+    events = [e.type for e in sdk.responses.create(**kwargs, temperature=0, stream=True)]
+    assert events[0] == "response.created" and events[-1] in ("response.completed", "response.incomplete")
+    assert "error" not in events

@@ -3,6 +3,7 @@ well-formed, vLLM's errors in the OpenAI shape, intrinsics and unknown models re
 vLLM is called, and the gateway's own checks (keys, body limit, cancellation) on every route."""
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from server.settings import Settings
 from ..apps import UNCERTAINTY, make_app, make_client
 
 JSON_ENDPOINTS = [e.path for e in PUBLIC if e.body == "json"]
-STREAMING = [e.path for e in PUBLIC if e.streams]
+STREAMING = [e.path for e in PUBLIC if e.streams and not e.events]
 AUDIO = [e.path for e in PUBLIC if e.body == "multipart"]
 #: A body with odd spacing, key order and fields the gateway does not know: it must reach vLLM as is.
 ODD = b'{ "prompt" :"hi",  "model":"base", "vllm_only":{"x":[1, 2.50]} }'
@@ -97,6 +98,52 @@ def test_a_stream_that_stops_without_done_ends_with_an_error_event_and_done(path
         resp = post(client, path, b'{"model":"base","stream":true}')
     assert resp.content.startswith(cut) and resp.content.endswith(b"data: [DONE]\n\n")
     assert b'"upstream_unavailable"' in resp.content[len(cut) :]
+
+
+def responses_stream(*events: str) -> list[bytes]:
+    """A Responses API stream (named events, no ``[DONE]``), one chunk per event."""
+    return [f'event: {e}\ndata: {{"type":"{e}","sequence_number":{i}}}\n\n'.encode() for i, e in enumerate(events)]
+
+
+def chunked(parts: list[bytes], fail: Exception | None = None):
+    async def gen():
+        for part in parts:
+            yield part
+        if fail:
+            raise fail
+
+    return gen()
+
+
+COMPLETE = responses_stream("response.created", "response.output_text.delta", "response.completed")
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/v1/responses"), ("GET", "/v1/responses/r1?stream=true")])
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "split-mid-event-name"])
+def test_a_complete_responses_stream_is_relayed_byte_for_byte(method, path, split):
+    raw = b"".join(COMPLETE)
+    parts = (
+        [raw[: raw.rindex(b"response.completed") + 9], raw[raw.rindex(b"response.completed") + 9 :]]
+        if split
+        else COMPLETE
+    )
+    vllm = Recorder(lambda r: httpx.Response(200, content=chunked(parts), headers=SSE))
+    with make_client(vllm) as client:
+        body = b'{"model":"base","input":"hi","stream":true}' if method == "POST" else b""
+        resp = client.request(method, path, content=body)
+    assert resp.status_code == 200 and resp.content == raw
+
+
+@pytest.mark.parametrize("fail", [None, httpx.ReadError("gone")], ids=["stops-short", "connection-lost"])
+def test_a_responses_stream_that_ends_without_a_final_event_gets_an_error_event(fail):
+    cut = COMPLETE[:2]
+    vllm = Recorder(lambda r: httpx.Response(200, content=chunked(cut, fail), headers=SSE))
+    with make_client(vllm) as client:
+        resp = post(client, "/v1/responses", b'{"model":"base","input":"hi","stream":true}')
+    head, tail = resp.content[: len(b"".join(cut))], resp.content[len(b"".join(cut)) :]
+    assert head == b"".join(cut) and tail.startswith(b"event: error\ndata: ") and b"[DONE]" not in tail
+    data = json.loads(tail.removeprefix(b"event: error\ndata: "))
+    assert data["type"] == "error" and data["code"] == data["error"]["code"] == "upstream_unavailable"
 
 
 def test_a_stream_asked_for_and_answered_with_json_is_a_502():
