@@ -2,6 +2,7 @@
 OpenAI SDK's completions (streamed or not, the same text as vLLM gives straight), tokenize and
 detokenize, an intrinsic's name refused, the admin endpoints closed, ``/version``."""
 
+import httpx
 import openai
 import pytest
 
@@ -89,3 +90,16 @@ def test_responses_through_the_sdk_streamed_and_not(sdk, tiny_settings):
     events = [e.type for e in sdk.responses.create(**kwargs, temperature=0, stream=True)]
     assert events[0] == "response.created" and events[-1] in ("response.completed", "response.incomplete")
     assert "error" not in events
+
+
+def test_the_admin_key_opens_the_admin_endpoints_and_no_other_key_does(attach):
+    gw = attach(api_key="sk-user", admin__api_key="sk-admin")
+    with httpx.Client(base_url=gw.url, timeout=60) as client:
+        ask = lambda key: client.get("/is_sleeping", headers={"authorization": f"Bearer {key}"})
+        admin, user, wrong = ask("sk-admin"), ask("sk-user"), ask("nope")
+    assert (user.status_code, wrong.status_code) == (403, 401)
+    # vLLM answers /is_sleeping only in its dev mode; otherwise its own 404, relayed as vLLM's.
+    if admin.status_code == 200:
+        assert admin.json() == {"is_sleeping": False}
+    else:
+        assert admin.status_code == 404 and admin.json()["error"]["type"] == "upstream_error", admin.text
