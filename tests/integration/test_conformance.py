@@ -24,7 +24,7 @@ import httpx
 import jsonschema
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, reject, settings
 from schemathesis.checks import not_a_server_error
 
 from server.app import create_app
@@ -177,7 +177,7 @@ def map_body(context, body):
     """Name a served model, and keep each answer short: the point is the input, not the model."""
     if isinstance(body, dict) and isinstance(body.get("model"), str):
         body["model"] = MODELS[len(body["model"]) % len(MODELS)]
-        body["max_tokens"] = 8
+        body["max_tokens"] = body["max_output_tokens"] = 8  # completions, chat; responses
     return body
 
 
@@ -193,5 +193,10 @@ def test_fuzzed_requests_to_the_real_stack_get_no_500_and_only_openai_errors(cas
         kwargs.pop("cookies", None)
         if isinstance(kwargs.get("data"), bytes | str):
             kwargs["content"] = kwargs.pop("data")
-        response = client.request(**kwargs)
+        request = client.build_request(**kwargs)
+        try:
+            request.read()  # a multipart upload is a stream: read it here, where a part no client can send fails
+        except (TypeError, AttributeError, ValueError):
+            reject()  # e.g. a "file" part that is a number: not a request, nothing to send
+        response = client.send(request)
     case.validate_response(response, checks=[not_a_server_error, openai_error_shape])
