@@ -9,6 +9,7 @@ upstream)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -49,3 +50,22 @@ def make_client(handler=None, *, raise_server_exceptions: bool = True, **kwargs)
 def chat(client, body, **kw):
     """``POST /v1/chat/completions`` with ``body`` (bytes as they are, anything else as JSON)."""
     return client.post("/v1/chat/completions", content=body if isinstance(body, bytes) else json.dumps(body), **kw)
+
+
+async def leave_once_started(app, body: dict, started: asyncio.Event, path: str = "/v1/chat/completions") -> list[dict]:
+    """POST ``body`` to ``path`` of the ASGI ``app``, then disconnect as soon as ``started`` is set
+    (the upstream call the test waits for has begun); the ASGI messages the app sent."""
+    sent, messages = [], [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await started.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path, "headers": [], "query_string": b""}
+    await app(scope, receive, send)
+    return sent

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from ..apps import FALLBACK, UNCERTAINTY, make_app
+from ..apps import FALLBACK, UNCERTAINTY, leave_once_started, make_app
 from ..fake_vllm import adapter_output, completion
 
 Q = [{"role": "user", "content": "Capital of France?"}]
@@ -49,24 +49,6 @@ class Hanging:
 
 def app_for(upstream: Hanging):
     return make_app(upstream, adapters=UNCERTAINTY, certainty={"fallback": FALLBACK})
-
-
-async def leave_once_started(app, body: dict, started: asyncio.Event) -> list[dict]:
-    """Send ``body``, then disconnect as soon as ``started`` is set; the ASGI messages the app sent."""
-    sent, messages = [], [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
-
-    async def receive():
-        if messages:
-            return messages.pop(0)
-        await started.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": [], "query_string": b""}
-    await app(scope, receive, send)
-    return sent
 
 
 async def within(aw, why: str):

@@ -11,7 +11,7 @@ import pytest
 from server.endpoints import PUBLIC
 from server.settings import Settings
 
-from ..apps import UNCERTAINTY, make_app, make_client
+from ..apps import UNCERTAINTY, leave_once_started, make_app, make_client
 
 JSON_ENDPOINTS = [e.path for e in PUBLIC if e.body == "json"]
 STREAMING = [e.path for e in PUBLIC if e.streams and not e.events]
@@ -274,20 +274,8 @@ def test_a_client_that_leaves_cancels_the_vllm_request():
             raise
 
     async def scenario():
-        app = make_app(hanging)
-        messages = [{"type": "http.request", "body": b'{"model":"base","prompt":"hi"}', "more_body": False}]
-
-        async def receive():
-            if messages:
-                return messages.pop(0)
-            await started.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message):
-            pass
-
-        scope = {"type": "http", "method": "POST", "path": "/v1/completions", "headers": [], "query_string": b""}
-        await asyncio.wait_for(app(scope, receive, send), 2)
+        body = {"model": "base", "prompt": "hi"}
+        await asyncio.wait_for(leave_once_started(make_app(hanging), body, started, "/v1/completions"), 2)
         await asyncio.wait_for(cancelled.wait(), 2)
 
     asyncio.run(scenario())
