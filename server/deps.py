@@ -40,6 +40,8 @@ class Gateway:
         #: where the deployment serves no intrinsic at all (certainty is then a 400).
         self.scoring_intrinsic = self.intrinsics.get(self.settings.certainty.intrinsic)
         self.api_keys = tuple(k.encode() for k in self.settings.keys)
+        admin = self.settings.admin.api_key
+        self.admin_keys = (admin.encode(),) if admin else ()
         #: The request models' validation context (their limits), built once, not per request.
         self.validation_context = {"limits": self.settings.limits.model_dump()}
         #: What vLLM must list before the gateway is ready: the base model and every adapter.
@@ -53,16 +55,23 @@ async def get_gateway(request: Request) -> Gateway:
     return request.app.state.gateway
 
 
+def bearer_token(request: Request) -> bytes | None:
+    """The token of ``Authorization: Bearer <token>``, or ``None`` when there is none."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    token = given.strip().encode()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def matches(token: bytes | None, keys: tuple[bytes, ...]) -> bool:
+    """Whether ``token`` is one of ``keys``, compared with every key (no early exit), so that the
+    time taken says nothing about which matched."""
+    return token is not None and any([secrets.compare_digest(token, key) for key in keys])
+
+
 async def require_api_key(request: Request) -> None:
     """Enforce ``Authorization: Bearer <key>`` when the deployment sets API keys (any one of them)."""
     keys = request.app.state.gateway.api_keys
-    if not keys:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    token = given.strip().encode()
-    # Compare with every key (no early exit), so the time taken says nothing about which matched.
-    matched = [secrets.compare_digest(token, key) for key in keys]
-    if scheme.lower() != "bearer" or not token or not any(matched):
+    if keys and not matches(bearer_token(request), keys):
         raise Unauthorized("Missing or invalid API key: send 'Authorization: Bearer <key>'.")
 
 

@@ -113,16 +113,16 @@ class VLLMSettings(_Strict):
     seed: int | None = Field(default=None, ge=0)
     startup_timeout_s: float = 900.0
 
-    @property
-    def base_url(self) -> str:
-        """Where vLLM is: the configured ``url``, or the host and port ``serve`` starts it on."""
-        return self.url or f"http://{self.host}:{self.port}"
-
     #: Restarts of a vLLM that ``serve`` started and that died, before ``serve`` gives up (exits 1).
     restart_attempts: int = Field(default=5, ge=0)
     #: Wait before the first restart; doubles with each failed one, up to ``restart_backoff_max_s``.
     restart_backoff_s: float = Field(default=1.0, ge=0)
     restart_backoff_max_s: float = Field(default=60.0, ge=0)
+
+    @property
+    def base_url(self) -> str:
+        """Where vLLM is: the configured ``url``, or the host and port ``serve`` starts it on."""
+        return self.url or f"http://{self.host}:{self.port}"
 
 
 class FallbackSettings(_Strict):

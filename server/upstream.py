@@ -23,9 +23,9 @@ import orjson
 
 from .errors import UpstreamBusy, UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
 from .settings import DeploymentError
+from .sse import MEDIA_TYPE as SSE
 
 JSON_HEADERS = {"content-type": "application/json"}
-SSE = "text/event-stream"
 #: The chat endpoint below an OpenAI API root (vLLM's is ``/v1``; a fallback's URL is the root).
 CHAT_PATH = "/chat/completions"
 

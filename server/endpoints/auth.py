@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import Request
 
+from ..deps import bearer_token, matches
 from ..errors import GatewayError, Unauthorized
 
 
@@ -18,13 +17,9 @@ class Forbidden(GatewayError):
 async def require_admin_key(request: Request) -> None:
     """Enforce ``Authorization: Bearer <admin.api_key>``: another of the gateway's keys gets 403,
     no key or a wrong one 401. Routed only when ``admin.api_key`` is set (fail closed)."""
-    gw = request.app.state.gateway
-    admin = (gw.settings.admin.api_key or "").encode()
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    token = given.strip().encode()
-    bearer = scheme.lower() == "bearer" and bool(token)
-    if bearer and admin and secrets.compare_digest(token, admin):
+    gw, token = request.app.state.gateway, bearer_token(request)
+    if matches(token, gw.admin_keys):
         return
-    if bearer and any([secrets.compare_digest(token, key) for key in gw.api_keys]):
+    if matches(token, gw.api_keys):
         raise Forbidden("This endpoint is vLLM's admin endpoint: send 'Authorization: Bearer <admin key>'.")
     raise Unauthorized("Missing or invalid admin key: send 'Authorization: Bearer <admin key>'.")
