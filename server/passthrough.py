@@ -38,30 +38,52 @@ async def forward(upstream: Upstream, body: bytes, *, stream: bool, path: str, m
     return relay_stream(resp, stack, metrics)
 
 
-def relay_stream(resp: httpx.Response, stack: AsyncExitStack, metrics: Metrics) -> StreamingResponse:
-    """vLLM's open SSE answer relayed byte for byte, ended well-formed: a stream that breaks or
-    stops without ``[DONE]`` gets an error event and ``[DONE]``; ``stack`` closes the upstream
-    response when the relay ends (done, failed, or the client gone)."""
+class DoneEnding:
+    """How a chat or completions stream ends: with ``data: [DONE]``, seen in its last bytes; one
+    that breaks or stops short gets an OpenAI error event and ``[DONE]``."""
+
+    def __init__(self) -> None:
+        self.tail = b""
+
+    def see(self, chunk: bytes) -> None:
+        """Take in one relayed chunk."""
+        self.tail = (self.tail + chunk)[-32:]
+
+    def ended(self) -> bool:
+        """Whether the stream relayed so far is complete."""
+        return sse.ends_done(self.tail)
+
+    def lost(self, exc: BaseException | None) -> list[bytes]:
+        """The events that end a stream whose upstream broke (``exc``) or stopped short."""
+        return sse.upstream_lost(exc)
+
+
+def relay_stream(
+    resp: httpx.Response, stack: AsyncExitStack, metrics: Metrics, ending: DoneEnding | None = None
+) -> StreamingResponse:
+    """vLLM's open SSE answer relayed byte for byte and ended well-formed by ``ending`` (how this
+    kind of stream ends; default ``[DONE]``); ``stack`` closes the upstream response when the relay
+    ends (done, failed, or the client gone)."""
+    ending = ending or DoneEnding()
 
     async def relay_chunks():
         # Leaving this generator (done, client gone, or failure) closes the upstream response,
         # which is how a client that disconnects cancels its vLLM request.
-        tail = b""
         async with stack:
             try:
                 # Decoded bytes: the response to the client carries no content-encoding of vLLM's.
                 async for chunk in resp.aiter_bytes():
-                    tail = (tail + chunk)[-32:]
+                    ending.see(chunk)
                     yield chunk
             except (httpx.TransportError, GatewayError) as exc:
                 metrics.upstream_errors.labels("upstream_unavailable").inc()
                 # The status line is already sent: report the failure as the stream's last events.
-                for event in sse.upstream_lost(exc):
+                for event in ending.lost(exc):
                     yield event
                 return
-        if not sse.ends_done(tail):
+        if not ending.ended():
             metrics.upstream_errors.labels("upstream_unavailable").inc()
-            for event in sse.upstream_lost(None):
+            for event in ending.lost(None):
                 yield event
 
     media_type = resp.headers.get("content-type", sse.MEDIA_TYPE)

@@ -21,7 +21,7 @@ from ..errors import InvalidRequest, ModelNotFound
 from ..passthrough import relay_stream
 from ..relay import not_a_stream, not_an_answer, relay_response
 from ..sse import MEDIA_TYPE as SSE
-from .streams import relay_events
+from .streams import ResponsesEnding
 from .table import Endpoint
 
 #: The endpoint that serves intrinsics, named in the 400 every other endpoint answers them with.
@@ -72,7 +72,7 @@ async def exchange(gw: Gateway, request: Request, body: bytes, *, stream: bool, 
     stack = AsyncExitStack()
     resp = await stack.enter_async_context(gw.upstream.exchange(request.method, target, body, headers))
     if resp.status_code < 400 and resp.headers.get("content-type", "").startswith(SSE):
-        return (relay_events if events else relay_stream)(resp, stack, gw.metrics)
+        return relay_stream(resp, stack, gw.metrics, ResponsesEnding() if events else None)
     if stream:
         return await not_a_stream(resp, stack)
     async with stack:

@@ -11,15 +11,11 @@ byte for byte; only the event names are looked at, on each chunk and a short car
 from __future__ import annotations
 
 import re
-from contextlib import AsyncExitStack
 
-import httpx
 import orjson
-from fastapi.responses import StreamingResponse
 
-from ..errors import GatewayError, error_body
-from ..metrics import Metrics
-from ..sse import MEDIA_TYPE
+from ..errors import error_body
+from ..passthrough import DoneEnding
 
 #: The events that end a Responses stream.
 TERMINAL = frozenset({b"response.completed", b"response.incomplete", b"response.failed", b"error"})
@@ -36,27 +32,25 @@ def lost_event(exc: BaseException | None) -> bytes:
     return b"event: error\ndata: " + orjson.dumps({**data, **body}) + b"\n\n"
 
 
-def relay_events(resp: httpx.Response, stack: AsyncExitStack, metrics: Metrics) -> StreamingResponse:
-    """vLLM's open Responses stream relayed byte for byte, ended with an ``error`` event when it
-    breaks or stops before a terminal event; ``stack`` closes the upstream response at the end."""
+class ResponsesEnding(DoneEnding):
+    """How a Responses stream ends: with a terminal event, found by its name in each chunk (and a
+    short carry-over, for a name split between chunks)."""
 
-    async def chunks():
-        last, carry = None, b""
-        async with stack:
-            try:
-                async for chunk in resp.aiter_bytes():
-                    window = carry + chunk
-                    names = EVENT_NAME.findall(window)
-                    last = names[-1].strip() if names else last
-                    carry = window[-CARRY:]
-                    yield chunk
-            except (httpx.TransportError, GatewayError) as exc:
-                metrics.upstream_errors.labels("upstream_unavailable").inc()
-                yield lost_event(exc)
-                return
-        if last not in TERMINAL:
-            metrics.upstream_errors.labels("upstream_unavailable").inc()
-            yield lost_event(None)
+    def __init__(self) -> None:
+        self.last: bytes | None = None
+        self.carry = b""
 
-    media_type = resp.headers.get("content-type", MEDIA_TYPE)
-    return StreamingResponse(chunks(), status_code=resp.status_code, media_type=media_type)
+    def see(self, chunk: bytes) -> None:
+        """Take in one relayed chunk."""
+        window = self.carry + chunk
+        names = EVENT_NAME.findall(window)
+        self.last = names[-1].strip() if names else self.last
+        self.carry = window[-CARRY:]
+
+    def ended(self) -> bool:
+        """Whether the stream relayed so far has reached its terminal event."""
+        return self.last in TERMINAL
+
+    def lost(self, exc: BaseException | None) -> list[bytes]:
+        """The ``error`` event that ends a stream whose upstream broke (``exc``) or stopped short."""
+        return [lost_event(exc)]
