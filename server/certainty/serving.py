@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from ..deps import Gateway
 from .call import answer_with_certainty
+from .headers import certainty_headers
 from .options import Options
 from .streaming import answer_sse
 
@@ -22,4 +23,5 @@ async def respond(gw: Gateway, payload: dict, opts: Options, *, stream: bool) ->
 async def answer_json(gw: Gateway, payload: dict, opts: Options) -> Response:
     """The JSON answer to a non-streamed base-model request that asks for certainty."""
     completion = await answer_with_certainty(gw, payload, opts)
-    return Response(orjson.dumps(completion), media_type="application/json")
+    headers = certainty_headers(completion, opts)  # the same values, for clients that drop unknown fields
+    return Response(orjson.dumps(completion), media_type="application/json", headers=headers)

@@ -26,6 +26,7 @@ from ..deps import Gateway
 from ..errors import GatewayError
 from ..relay import not_a_stream
 from .call import CertaintyCall, answer_with_certainty
+from .headers import certainty_headers
 from .options import Options
 
 #: Choice fields the certainty chunk does not repeat (the content chunks carried them).
@@ -37,7 +38,9 @@ async def answer_sse(gw: Gateway, payload: dict, opts: Options) -> Response:
     with_usage = sse.include_usage(payload)
     if opts.threshold is not None and opts.action in ("abstain", "fallback"):
         completion = await answer_with_certainty(gw, payload, opts)
-        return StreamingResponse(iter(sse.completion_events(completion, with_usage)), media_type=sse.MEDIA_TYPE)
+        events = iter(sse.completion_events(completion, with_usage))
+        # Scored before the first byte: the only stream whose headers can carry the certainties.
+        return StreamingResponse(events, media_type=sse.MEDIA_TYPE, headers=certainty_headers(completion, opts))
 
     call = CertaintyCall(gw, payload, opts)
     stack = AsyncExitStack()
