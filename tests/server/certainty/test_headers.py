@@ -88,6 +88,15 @@ def test_a_flag_guard_adds_its_action_threshold_and_each_choice_s_low_certainty(
     assert "x-certainty-answered-by" not in resp.headers
 
 
+def test_a_choice_the_guard_could_not_judge_shows_null_low_certainty():
+    fake = FakeVLLM(
+        base=completion("Lyon.", "Paris."), adapter=by_answer({"Paris.": HIGH, "Lyon.": httpx.ReadTimeout("slow")})
+    )
+    resp = ask(fake, n=2, certainty={"threshold": 0.5, "action": "flag"})
+    assert "low_certainty" not in resp.json()["choices"][0]
+    assert resp.headers["x-certainty-low"] == "null,false" and resp.headers["x-certainty"].startswith("null,")
+
+
 def test_a_fallback_guard_says_who_answered_each_choice():
     fake = FakeVLLM(
         base=completion("Lyon.", "Paris."),
