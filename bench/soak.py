@@ -101,7 +101,7 @@ async def client_loop(i, client, url, until, records):
         start = time.monotonic()
         try:
             outcome = await asyncio.wait_for(one(client, url, KINDS[kind]), HUNG_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome = "hung"
         except httpx.HTTPError as exc:
             outcome = f"transport {type(exc).__name__}"

@@ -17,17 +17,12 @@ Each failure is a ``ConfigError`` naming the file and the key.
 from __future__ import annotations
 
 import re
-import sys
+from re import _parser as sre_parse
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    from re import _parser as sre_parse
-else:  # pragma: no cover - Python 3.10
-    import sre_parse
 
 __all__ = ["safe_yaml", "check_schema"]
 

@@ -5,10 +5,10 @@ machine tests the software that CI tested."""
 import importlib.metadata
 import importlib.util
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version

@@ -75,7 +75,7 @@ class Scorer:
         async with self._mine:
             try:
                 await asyncio.wait_for(slots.acquire(), limits.scoring_wait_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 busy = "Every scoring slot of the server is busy; the answer is not scored."
                 return self._failed("scoring_busy", busy)
             try:

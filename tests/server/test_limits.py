@@ -96,7 +96,7 @@ def test_requests_beyond_the_in_flight_limit_are_shed_at_once_but_health_and_met
             # The third request must come while both are in flight, i.e. waiting on the upstream.
             try:
                 await asyncio.wait_for(both_waiting.wait(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pytest.fail(f"only {len(waiting)} of the 2 held requests reached the upstream within 5 s")
             shed = await client.post("/v1/chat/completions", json=BASIC)
             health, metrics = await client.get("/health"), await client.get("/metrics")

@@ -55,7 +55,7 @@ async def within(aw, why: str):
     """Await ``aw`` for at most ``BOUND`` seconds; the test fails with ``why`` if it takes longer."""
     try:
         return await asyncio.wait_for(aw, BOUND)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pytest.fail(f"{why} (waited {BOUND} s)")
 
 
