@@ -85,7 +85,8 @@ def create_app(
     app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(InFlightLimit, limits=settings.limits)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    for router in (health.router, metrics_router, models.router, chat.router, endpoints.router, playground.router):
+    # Chat first: the router tries routes in order, and chat is the hot path.
+    for router in (chat.router, health.router, metrics_router, models.router, endpoints.router, playground.router):
         app.include_router(router)
     if settings.admin.api_key:  # vLLM's admin endpoints: closed (404) without their own key
         app.include_router(endpoints.admin_router)

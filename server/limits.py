@@ -15,7 +15,6 @@ A response that is cut short leaves as an OpenAI error (``errors.PayloadTooLarge
 from __future__ import annotations
 
 import asyncio
-import time
 
 from .errors import PayloadTooLarge, RequestTimeout, ServerOverloaded
 from .settings import LimitSettings
@@ -72,10 +71,13 @@ class BodyLimit:
             nonlocal seen, deadline, body_done
             if body_done:
                 return await receive()  # after the body: disconnect watching, unbounded
-            deadline = deadline or time.monotonic() + self.timeout_s
+            # asyncio.timeout, not wait_for: no task per message, nothing scheduled when the body
+            # is already there (the usual case: uvicorn has read it with the headers).
+            deadline = deadline or asyncio.get_running_loop().time() + self.timeout_s
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
                 raise RequestTimeout(
                     f"The request body did not arrive within {self.timeout_s:g} s; send it faster or in one piece."
                 ) from None

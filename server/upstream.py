@@ -67,10 +67,14 @@ class Upstream:
         )
         self._post_headers = [(k.encode(), v.encode()) for k, v in {**(headers or {}), **JSON_HEADERS}.items()]
         self._timeouts = timeout.as_dict()
+        self._urls: dict[str, httpx.URL] = {}
 
     async def _send(self, path: str, body: bytes) -> httpx.Response:
         # What AsyncClient.send would do for this request, less the layers it does not need.
-        url, extensions = self.base_url + path, {"timeout": self._timeouts}
+        url = self._urls.get(path)
+        if url is None:  # parsed once per path (a handful, all the gateway's own): parsing costs more than sending
+            url = self._urls[path] = httpx.URL(self.base_url + path)
+        extensions = {"timeout": self._timeouts}
         request = httpx.Request("POST", url, content=body, headers=self._post_headers, extensions=extensions)
         response = await self.transport.handle_async_request(request)
         response.request = request

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from starlette.requests import Request
 
-from server.disconnect import ClientDisconnected, until_disconnect, with_cancellation
+from server.disconnect import WATCH_AFTER_S, ClientDisconnected, until_disconnect, with_cancellation
 
 
 def request_with(messages):
@@ -71,3 +71,46 @@ def test_a_cancellable_route_whose_client_stays_gets_its_result():
         return await request.body()
 
     assert asyncio.run(asyncio.wait_for(route(request_with([BODY])), 5)) == b'{"q": 1}'
+
+
+def test_work_that_ends_before_the_watch_delay_starts_no_watcher_task():
+    async def main():
+        before = len(asyncio.all_tasks())
+
+        async def work():
+            await asyncio.sleep(WATCH_AFTER_S / 10)  # long enough for a watcher started at once
+            return len(asyncio.all_tasks())
+
+        during = await until_disconnect(request_with([{"type": "http.disconnect"}]), work())
+        return before, during
+
+    before, during = asyncio.run(main())
+    assert during == before
+
+
+def test_a_client_that_leaves_is_noticed_once_the_watch_delay_has_passed():
+    cancelled = asyncio.Event()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(ClientDisconnected):
+            await until_disconnect(request_with([{"type": "http.disconnect"}]), hang(cancelled))
+        return loop.time() - start
+
+    took = asyncio.run(asyncio.wait_for(main(), 5))
+    assert WATCH_AFTER_S <= took < WATCH_AFTER_S + 1
+
+
+def test_a_cancellation_from_outside_is_not_taken_for_a_disconnect():
+    cancelled = asyncio.Event()
+
+    async def main():
+        inner = asyncio.ensure_future(until_disconnect(request_with([]), hang(cancelled)))
+        await asyncio.sleep(WATCH_AFTER_S * 2)  # the watcher is running, the client still there
+        inner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await inner
+        return cancelled.is_set()
+
+    assert asyncio.run(asyncio.wait_for(main(), 5))
