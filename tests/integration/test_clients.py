@@ -94,6 +94,7 @@ def test_langchain_invoke_reads_the_certainty_from_the_response_headers(chat_mod
     message = chat_model().invoke(QUESTION)
     certainty = float(message.response_metadata["headers"]["x-certainty"])
     assert "certainty" not in message.additional_kwargs  # LangChain keeps only OpenAI's own fields
+    assert message.response_metadata["token_usage"]["breakdown"]["certainty"]["total_tokens"] > 0
     assert certainty == pytest.approx(route_certainty(sdk, message.content), abs=1e-9)
 
 
