@@ -19,6 +19,7 @@ One request, in reading order::
     usage.Usage            tokens of every call, for ``usage.breakdown``
 """
 
+from .call import CertaintyCall
 from .guard import fallback_client
 from .options import FIELD, Options, strip_extension
 from .options import resolve as resolve_options
@@ -27,6 +28,7 @@ from .serving import respond
 
 __all__ = [
     "FIELD",
+    "CertaintyCall",
     "CertaintyError",
     "CertaintyRequest",
     "FallbackError",

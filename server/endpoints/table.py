@@ -4,6 +4,7 @@
 reads), ``"multipart"`` (an upload whose ``model`` field it reads) or ``None`` (no body, or one
 relayed unread). ``streams``: whether ``"stream": true`` asks for an SSE answer. ``events``: its
 streams are the Responses API's named events, which end with a terminal event, not ``[DONE]``.
+``certainty``: a request with the ``certainty`` extension is answered by ``server/responses``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ class Endpoint:
     body: Literal["json", "multipart"] | None = "json"
     streams: bool = False
     events: bool = False
+    certainty: bool = False
 
 
 #: vLLM's OpenAI (and vLLM-specific) endpoints, open to every API key.
 PUBLIC = (
     Endpoint("POST", "/v1/completions", "Create a completion", streams=True),
-    Endpoint("POST", "/v1/responses", "Create a response", streams=True, events=True),
+    Endpoint("POST", "/v1/responses", "Create a response", streams=True, events=True, certainty=True),
     Endpoint("GET", "/v1/responses/{response_id}", "Retrieve a response", body=None, events=True),
     Endpoint("POST", "/v1/responses/{response_id}/cancel", "Cancel a response", body=None),
     Endpoint("POST", "/v1/embeddings", "Create embeddings"),

@@ -1,11 +1,11 @@
-"""The end of a relayed Responses API stream, which has no ``[DONE]``.
+"""The end of a Responses API stream, which has no ``[DONE]`` (relayed as it is, or with certainty).
 
 vLLM writes a Responses stream as named events (``event: response.output_text.delta``...) that
 end with a terminal one (``response.completed``, ``response.incomplete``, ``response.failed`` or
 ``error``). A stream that breaks, or stops before a terminal event, gets one more: an ``error``
 event in the Responses shape (``type``, ``code``, ``message``, ``param``) that also carries the
-OpenAI error object under ``error``, which is what makes the OpenAI SDK raise it. The relay is
-byte for byte; only the event names are looked at, on each chunk and a short carry-over.
+OpenAI error object under ``error``, which is what makes the OpenAI SDK raise it. The pass-through
+relay is byte for byte; only the event names are looked at, on each chunk and a short carry-over.
 """
 
 from __future__ import annotations
