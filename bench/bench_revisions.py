@@ -1,13 +1,15 @@
 """The gateway at two revisions, side by side in one run, in front of one zero-cost upstream.
 
-    python bench/bench_revisions.py BASELINE [--requests 2000]
+    python bench/bench_revisions.py BASELINE [--requests 2000] [--floor]
 
 For a refactor that must not slow the hot path: a git worktree of BASELINE (any revision) and
 this checkout each run a gateway (``serve --vllm-url``) attached to the same zero-cost upstream
 (bench/zero_upstream.py); requests to the upstream directly and to each gateway, pass-through
 and the ``uncertainty`` intrinsic, are interleaved (A, B, C, ...) so that machine noise hits
 every variant alike. Reported: p50/p99 per variant, each gateway's added p50 per request, and
-this checkout's added latency over the baseline's.
+this checkout's added latency over the baseline's. ``--floor`` adds the floor relay
+(bench/floor_relay.py: a raw ASGI relay through the same httpx transport) as a third "gateway":
+issue 17's floor, what a gateway that receives one request and sends one cannot go below.
 """
 
 from __future__ import annotations
@@ -48,15 +50,33 @@ def start_gateway(tree: Path, upstream: str, log: Path) -> tuple[subprocess.Pope
     cmd = [sys.executable, "-m", "server.cli", "serve", "--config", config, "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    if wait_live(url):
+        return proc, url
+    proc.kill()
+    raise SystemExit(f"the gateway of {tree} did not start: {log.read_text()[-2000:]}")
+
+
+def start_floor(upstream: str) -> tuple[subprocess.Popen, str]:
+    """The floor relay (bench/floor_relay.py) in front of ``upstream``."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench/floor_relay.py"), str(port), upstream])
+    url = f"http://127.0.0.1:{port}"
+    if not wait_live(url):
+        proc.kill()
+        raise SystemExit("the floor relay did not start")
+    return proc, url
+
+
+def wait_live(url: str, timeout_s: float = 60) -> bool:
+    """Whether ``url``/livez answers 200 within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
-                return proc, url
+                return True
         except httpx.TransportError:
             time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"the gateway of {tree} did not start: {log.read_text()[-2000:]}")
+    return False
 
 
 async def compare(upstream: str, gateways: dict[str, str], n: int) -> dict[str, list[float]]:
@@ -79,6 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("baseline", help="a git revision to compare this checkout with")
     ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--floor", action="store_true", help="time the floor relay beside the gateways")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="bench-revisions-"))
     worktree = logs / "baseline"
@@ -93,6 +114,9 @@ def main() -> None:
             proc, url = start_gateway(tree, upstream_url, logs / f"{name.split()[0]}.log")
             procs.append(proc)
             gateways[name] = url
+        if args.floor:
+            proc, gateways["floor relay"] = start_floor(upstream_url)
+            procs.append(proc)
         lat = asyncio.run(compare(upstream_url, gateways, args.requests))
     finally:
         for proc in procs:
@@ -102,11 +126,12 @@ def main() -> None:
     for name, values in lat.items():
         print(summary(name, values))
     for kind, direct in (("pass-through", "upstream direct (base)"), ("intrinsic", "upstream direct (adapter)")):
-        added = {g: pct(lat[f"{g} {kind}"], 50) - pct(lat[direct], 50) for g in gateways}
-        old, new = added.values()
+        direct_p50 = pct(lat[direct], 50)
+        added = {g: pct(lat[f"{g} {kind}"], 50) - direct_p50 for g in gateways}
+        old, new = added[f"baseline {args.baseline}"], added["this checkout"]
         print(
             f"added p50, {kind}: "
-            + ", ".join(f"{g} {ms * 1000:.3f} ms" for g, ms in added.items())
+            + ", ".join(f"{g} {ms * 1000:.3f} ms ({ms / direct_p50:.3f}x direct)" for g, ms in added.items())
             + f"; this checkout / baseline {new / old:.3f}x"
         )
 
