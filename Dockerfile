@@ -78,6 +78,7 @@ COPY intrinsics/ intrinsics/
 COPY configs/ configs/
 COPY server/ server/
 COPY evaluation/ evaluation/
+COPY batch/ batch/
 RUN pip install --no-deps -e . \
     && pip check
 USER 10001:10001

@@ -1,4 +1,4 @@
-"""``granite-certainty``: serve the stack, build the tiny model, evaluate (``make demo`` is
+"""``granite-certainty``: serve the stack, build the tiny model, evaluate, score a file (``make demo`` is
 ``python -m devstack.demo``, a development tool on top of this command)."""
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
     from evaluation import add_eval_parser  # `eval` and `eval metrics`: evaluation/cli.py
 
     add_eval_parser(sub)
+    from batch import add_score_parser  # `score`: batch/cli.py
+
+    add_score_parser(sub)
     return p
 
 
