@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from . import chat, endpoints, health, models, openapi, playground
-from .certainty import fallback_client
+from .certainty import CertaintyCache, fallback_client
 from .deps import Gateway
 from .errors import install_handlers
 from .intrinsic import load_intrinsics
@@ -34,6 +34,16 @@ def check_scoring_intrinsic(settings: Settings, table: dict) -> None:
     raise DeploymentError(
         f"certainty.intrinsic names {name!r}, which this deployment does not serve (served: {served})"
     )
+
+
+def warn_if_unauthenticated(settings: Settings) -> None:
+    """Say loudly, at start, that a deployment reachable beyond this machine has no API key."""
+    if settings.unauthenticated_exposure:
+        log.warning(
+            "SERVING WITHOUT AUTHENTICATION on %s: anyone who can reach this address can use the models. "
+            "Set api_key (or api_keys), or allow_unauthenticated: true if that is intended.",
+            settings.host,
+        )
 
 
 def create_app(
@@ -61,18 +71,19 @@ def create_app(
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
     check_scoring_intrinsic(settings, table)
     fallback = fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport)
+    cache_entries = settings.certainty.cache_entries
     gateway = Gateway(
-        settings=settings, upstream=upstream, served_name=settings.served_name, intrinsics=table, fallback=fallback
+        settings=settings,
+        upstream=upstream,
+        served_name=settings.served_name,
+        intrinsics=table,
+        fallback=fallback,
+        certainty_cache=CertaintyCache(cache_entries) if cache_entries else None,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.unauthenticated_exposure:
-            log.warning(
-                "SERVING WITHOUT AUTHENTICATION on %s: anyone who can reach this address can use the models. "
-                "Set api_key (or api_keys), or allow_unauthenticated: true if that is intended.",
-                settings.host,
-            )
+        warn_if_unauthenticated(settings)
         yield
         for client in (upstream, gateway.fallback):
             if client is not None:

@@ -17,6 +17,8 @@ from .upstream import Upstream
 if TYPE_CHECKING:
     from intrinsics import Intrinsic
 
+    from .certainty import CertaintyCache
+
 
 @dataclass
 class Gateway:
@@ -31,6 +33,8 @@ class Gateway:
     fallback: Upstream | None = None
     #: Load bounds shared by every request (scoring slots); built from ``settings.limits``.
     scoring_slots: asyncio.Semaphore | None = None
+    #: Certainties of identical scoring requests (``certainty.cache_entries``); ``None``: off.
+    certainty_cache: CertaintyCache | None = None
 
     #: Set on shutdown: readiness fails at once so that no new traffic is routed here.
     draining: bool = False

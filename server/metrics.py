@@ -46,6 +46,9 @@ class Metrics:
         self.vllm_restarts = Counter(
             "granite_certainty_vllm_restarts", "Restarts of a vLLM child that exited unexpectedly", registry=r
         )
+        self.certainty_cache = Counter(
+            "granite_certainty_certainty_cache", "Certainty cache lookups by result (hit, miss)", ["result"], registry=r
+        )
         self.guard_actions = Counter(
             "granite_certainty_guard_actions", "Certainty guard actions taken", ["action"], registry=r
         )

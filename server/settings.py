@@ -146,6 +146,9 @@ class CertaintySettings(_Strict):
     action: Literal["flag", "abstain", "fallback"] = "flag"
     abstain_message: str = "I am not certain enough of an answer to this question to give one."
     fallback: FallbackSettings | None = None
+    #: Certainties kept for identical scoring requests (greedy: the same request, the same
+    #: certainty); 0 turns the cache off. Hits and misses: ``granite_certainty_certainty_cache``.
+    cache_entries: int = Field(default=0, ge=0)
 
 
 class LimitSettings(_Strict):

@@ -17,8 +17,10 @@ One request, in reading order::
     scorer.Scorer          one choice's certainty (a call to the uncertainty adapter)
     guard.Guard            flag / abstain / fallback on a scored choice
     usage.Usage            tokens of every call, for ``usage.breakdown``
+    cache.CertaintyCache   certainties of identical scoring requests (``certainty.cache_entries``)
 """
 
+from .cache import CertaintyCache
 from .call import CertaintyCall
 from .guard import fallback_client
 from .options import FIELD, Options, strip_extension
@@ -28,6 +30,7 @@ from .serving import respond
 
 __all__ = [
     "FIELD",
+    "CertaintyCache",
     "CertaintyCall",
     "CertaintyError",
     "CertaintyRequest",

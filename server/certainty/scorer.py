@@ -9,7 +9,8 @@ import intrinsics
 
 from ..deps import Gateway
 from ..errors import AdapterOutputError, GatewayError, InvalidRequest, from_intrinsics
-from ..intrinsic import adapter_call
+from ..intrinsic import adapter_request
+from .cache import cache_key
 from .options import FIELD
 from .protocol import CertaintyError
 from .usage import Usage
@@ -69,6 +70,17 @@ class Scorer:
         return fields
 
     async def _score_text(self, text: str) -> dict:
+        try:
+            rewritten = adapter_request(self.intrinsic, self._scoring_request(text))
+        except GatewayError as exc:
+            return self._failed(exc.code or "scoring_failed", exc.message)
+        cache, key = self.gw.certainty_cache, None
+        if cache is not None:
+            key = cache_key(self.name, rewritten)
+            kept = cache.get(key)
+            self.gw.metrics.certainty_cache.labels("miss" if kept is None else "hit").inc()
+            if kept is not None:
+                return {FIELD: kept}  # no adapter call, so no certainty tokens in the usage
         # Two bounds: this request's own calls, then a slot among the whole gateway's; a choice
         # that cannot get one in time is left unscored (its answer is kept), not queued for ever.
         limits, slots = self.gw.settings.limits, self.gw.scoring_slots
@@ -79,17 +91,23 @@ class Scorer:
                 busy = "Every scoring slot of the server is busy; the answer is not scored."
                 return self._failed("scoring_busy", busy)
             try:
-                return await self._call_adapter(text)
+                fields = await self._call_adapter(rewritten)
             finally:
                 slots.release()
+        if key is not None and fields[FIELD] is not None:
+            cache.put(key, fields[FIELD])
+        return fields
 
-    async def _call_adapter(self, text: str) -> dict:
+    def _scoring_request(self, text: str) -> dict:
         messages = [*self.payload["messages"], {"role": "assistant", "content": text}]
         scoring = {"model": self.name, "messages": messages}
         if self.payload.get("documents"):
             scoring["documents"] = self.payload["documents"]  # RAG answers are scored against their documents
+        return scoring
+
+    async def _call_adapter(self, rewritten: dict) -> dict:
         try:
-            rewritten, response = await adapter_call(self.gw, self.intrinsic, scoring)
+            response = await self.gw.upstream.post_json(self.gw.upstream.chat_path, rewritten)
             if not isinstance(response, dict):
                 raise AdapterOutputError(f"The '{self.name}' adapter's answer is not a JSON object.")
             self.usage.add("certainty", response.get("usage"))

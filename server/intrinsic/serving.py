@@ -27,17 +27,23 @@ REQUIRED = ("content", "refusal")
 NOT_FORWARDED = ("stream", "stream_options", "certainty", KWARGS_FIELD)
 
 
+def adapter_request(intrinsic: intrinsics.Intrinsic, payload: dict) -> dict:
+    """The chat request ``payload`` rewritten for ``intrinsic``'s adapter; ``InvalidRequest``
+    (400) for a request the intrinsic cannot take."""
+    kwargs = payload.get(KWARGS_FIELD) or {}  # an object: the request model has checked it
+    payload = {k: v for k, v in payload.items() if k not in NOT_FORWARDED}
+    try:
+        return intrinsic.rewrite(payload, **kwargs)
+    except intrinsics.IntrinsicError as exc:
+        raise from_intrinsics(intrinsic.name, exc) from None
+
+
 async def adapter_call(gw: Gateway, intrinsic: intrinsics.Intrinsic, payload: dict) -> tuple[dict, dict]:
     """Rewrite a chat request ``payload`` for ``intrinsic`` and send it to its adapter.
 
     Returns (the rewritten request, vLLM's raw response). Raises ``InvalidRequest`` (400)
     for requests the intrinsic cannot take; vLLM failures raise the upstream errors."""
-    kwargs = payload.get(KWARGS_FIELD) or {}  # an object: the request model has checked it
-    payload = {k: v for k, v in payload.items() if k not in NOT_FORWARDED}
-    try:
-        rewritten = intrinsic.rewrite(payload, **kwargs)
-    except intrinsics.IntrinsicError as exc:
-        raise from_intrinsics(intrinsic.name, exc) from None
+    rewritten = adapter_request(intrinsic, payload)
     return rewritten, await gw.upstream.post_json(gw.upstream.chat_path, rewritten)
 
 
