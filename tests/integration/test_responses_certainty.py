@@ -4,6 +4,7 @@ one the chat endpoint's ``uncertainty`` model gives the same conversation and an
 
 import json
 
+import openai
 import pytest
 
 QUESTION = "What is the capital of France?"
@@ -102,8 +103,39 @@ def test_the_guard_flags_a_low_certainty(sdk, tiny_settings):
 
 
 def test_a_malformed_certainty_is_a_400(sdk, tiny_settings):
-    import openai
-
     with pytest.raises(openai.BadRequestError) as err:
         create(sdk, tiny_settings.served_name, input=QUESTION, extra_body={"certainty": {"threshold": "high"}})
     assert err.value.param == "certainty.threshold"
+
+
+@pytest.fixture(scope="module")
+def guarded(attach, stack):
+    """A gateway that abstains with its own message and falls back to vLLM itself."""
+    gw = attach(
+        certainty__fallback__url=f"{stack.vllm_url}/v1",
+        certainty__fallback__model="tiny-granite",
+        certainty__fallback__api_key=stack.vllm_key,
+        certainty__abstain_message="I would rather not guess.",
+    )
+    with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:
+        yield client
+
+
+def test_abstain_streams_the_guarded_answer(guarded, tiny_settings):
+    guard = {"certainty": {"threshold": 1.0, "action": "abstain"}}
+    events = list(create(guarded, tiny_settings.served_name, input=QUESTION, stream=True, extra_body=guard))
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "I would rather not guess." and [e.type for e in events[-2:]] == [
+        "response.certainty.done",
+        "response.completed",
+    ]
+    extra = answer_item(events[-1].response).model_extra
+    assert extra["abstained"] is True and extra["low_certainty"] is True and extra["original_content"]
+
+
+def test_fallback_is_answered_by_the_second_server(guarded, tiny_settings):
+    guard = {"certainty": {"threshold": 1.0, "action": "fallback"}}
+    response = create(guarded, tiny_settings.served_name, input=QUESTION, extra_body=guard)
+    extra = answer_item(response).model_extra
+    assert extra["answered_by"] == "tiny-granite" and "fallback_error" not in extra and response.output_text
+    assert response.usage.model_extra["breakdown"]["fallback"]["total_tokens"] > 0
