@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from ..deps import GatewayDep, require_api_key
 from ..disconnect import with_cancellation
-from ..openapi import ERRORS
+from ..openapi import ERRORS, REF
+from ..responses import ResponsesCertainty
 from . import serving
 from .auth import require_admin_key
 from .table import ADMIN, PUBLIC, Endpoint
@@ -45,6 +46,12 @@ def openapi_extra(endpoint: Endpoint) -> dict:
     extra: dict = {"parameters": params} if params else {}
     if endpoint.body:
         extra["requestBody"] = {"required": True, "content": BODIES[endpoint.body]}
+    if endpoint.certainty:
+        # The one more field the gateway reads there (the chat request's CertaintyRequest is a component).
+        field = ResponsesCertainty.model_json_schema(ref_template=REF)["properties"]["certainty"]
+        schema = BODIES["json"]["application/json"]["schema"]
+        body = {**schema, "properties": {**schema["properties"], "certainty": field}}
+        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return extra
 
 

@@ -15,6 +15,7 @@ One request, in reading order::
 """
 
 from .ending import ResponsesEnding
+from .protocol import ResponsesCertainty
 from .serving import request_body, resolve, respond
 
-__all__ = ["ResponsesEnding", "request_body", "resolve", "respond"]
+__all__ = ["ResponsesCertainty", "ResponsesEnding", "request_body", "resolve", "respond"]

@@ -6,7 +6,7 @@ bad requests are 400s before vLLM is called."""
 import httpx
 import pytest
 
-from ..apps import UNCERTAINTY, make_client
+from ..apps import UNCERTAINTY, make_app, make_client
 from ..fake_vllm import FakeVLLM, adapter_output, completion, expected_certainty
 from .fakes import HIGH, LOW, by_answer, client_for, message_item, response
 
@@ -210,3 +210,12 @@ def test_vllms_error_is_relayed_in_the_openai_shape():
     with client_for(fake) as client:
         resp = create(client, certainty=True)
     assert resp.status_code == 400 and resp.json()["error"]["message"] == "bad input"
+
+
+def test_the_field_is_documented_on_create_a_response_and_only_there():
+    doc = make_app(FakeVLLM()).openapi()
+    field = doc["paths"]["/v1/responses"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    refs = [m["$ref"].rsplit("/", 1)[1] for m in field["properties"]["certainty"]["anyOf"] if "$ref" in m]
+    assert refs == ["CertaintyRequest"] and "CertaintyRequest" in doc["components"]["schemas"]
+    other = doc["paths"]["/v1/completions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "certainty" not in other["properties"]
