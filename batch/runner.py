@@ -126,7 +126,7 @@ async def send(client: httpx.AsyncClient, cfg: ScoreConfig, body: dict) -> httpx
                 raise BatchError(f"the gateway at {client.base_url} refused the API key: {error_message(resp)}")
             if resp.status_code not in RETRY_STATUSES or attempt == cfg.retries:
                 return resp
-            wait = retry_after(resp) if retry_after(resp) is not None else wait
+            wait = after if (after := retry_after(resp)) is not None else wait
         if attempt < cfg.retries:
             await asyncio.sleep(min(wait, cfg.max_wait_s))
     raise NoAnswer(f"{problem} (after {cfg.retries + 1} attempts)")
@@ -207,7 +207,9 @@ class Run:
                 self.streak += 1
                 self.summary.lines += 1
                 self.summary.unanswered += 1
-                self.bar.write(f"line {req.line} ({req.custom_id}): no answer, {exc}; a rerun sends it again")
+                self.bar.write(
+                    f"line {req.line} ({req.custom_id}): no answer, {exc}; a rerun sends it again", file=sys.stderr
+                )
                 self.bar.update(1)
                 if self.streak >= self.cfg.max_unanswered:
                     raise BatchError(

@@ -127,7 +127,7 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert runner.retry_after(httpx.Response(429)) is None
 
 
-def test_a_request_without_an_answer_is_retried_then_left_for_the_next_run(tmp_path):
+def test_a_request_without_an_answer_is_retried_then_left_for_the_next_run(tmp_path, capsys):
     fake, broken = FakeGateway(), {"line-2"}
 
     def fail(body, attempt):
@@ -141,6 +141,9 @@ def test_a_request_without_an_answer_is_retried_then_left_for_the_next_run(tmp_p
     assert set(by_id(tmp_path)) == {"line-1", "line-3"}  # not written: a rerun sends it
     assert (summary.scored, summary.unanswered, summary.failed, summary.lines) == (2, 1, 1, 3)
     assert sum(r["messages"][0]["content"] == "Q2?" for r in fake.requests) == 3
+    said = capsys.readouterr()
+    assert "line 2 (line-2): no answer, ConnectError: connection refused (after 3 attempts)" in said.err
+    assert said.out == ""
     broken.clear()
     fake.requests.clear()
     summary = score(tmp_path, fake, lines)
@@ -213,3 +216,10 @@ def test_no_more_than_concurrency_requests_are_in_flight(tmp_path):
     fake.delay_s = 0.05
     score(tmp_path, fake, [plain(f"Q{i}?", "A.") for i in range(12)], concurrency=3)
     assert fake.most_in_flight == 3 and len(fake.requests) == 12
+
+
+def test_each_line_is_on_disk_before_the_next_request_is_sent(tmp_path):
+    fake, seen = FakeGateway(), []
+    fake.fail = lambda body, attempt: seen.append(len(read_output(tmp_path / "out.jsonl"))) or None
+    score(tmp_path, fake, [plain(f"Q{i}?", "A.") for i in range(4)], concurrency=1)
+    assert seen == [0, 1, 2, 3]
