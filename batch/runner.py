@@ -82,12 +82,21 @@ class Summary:
         """The summary in one paragraph."""
         mean = sum(self.certainties) / len(self.certainties) if self.certainties else None
         return (
-            f"{self.lines} lines: {self.scored} scored, {self.failed} failed ({self.bad_lines} bad lines, "
-            f"{self.http_errors} HTTP errors, {self.unanswered} without an answer); "
-            f"{self.skipped} skipped (already in {out}); "
-            + (f"mean certainty {mean:.3f} over {len(self.certainties)} answers; " if mean is not None else "")
+            f"{plural(self.lines, 'line')}: {self.scored} scored, {self.failed} failed "
+            f"({plural(self.bad_lines, 'bad line')}, {plural(self.http_errors, 'HTTP error')}, "
+            f"{self.unanswered} without an answer); {self.skipped} skipped (already in {out}); "
+            + (
+                f"mean certainty {mean:.3f} over {plural(len(self.certainties), 'answer')}; "
+                if mean is not None
+                else ""
+            )
             + f"{self.elapsed_s:.1f} s"
         )
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 line``, ``2 lines``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 class NoAnswer(Exception):

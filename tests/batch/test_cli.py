@@ -32,7 +32,7 @@ def test_every_line_scored_exits_0_with_the_summary_on_stdout(tmp_path, fake, ca
 def test_a_failed_line_exits_1(tmp_path, fake, capsys):
     write_lines(tmp_path / "in.jsonl", [plain("Q1?", "A. 0.25"), "nope"])
     assert score(tmp_path, "--url", "http://gw:8000") == 1
-    assert "2 lines: 1 scored, 1 failed (1 bad lines" in capsys.readouterr().out
+    assert "2 lines: 1 scored, 1 failed (1 bad line, 0 HTTP errors, 0 without an answer)" in capsys.readouterr().out
 
 
 def test_a_refused_key_exits_1_saying_so(tmp_path, fake, capsys):

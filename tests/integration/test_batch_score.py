@@ -106,7 +106,7 @@ def test_the_resumed_run_skips_what_was_written_and_summarises_the_whole_file(sc
     last = scored["last"]
     assert last.returncode == 1, last.stderr[-2000:]  # some lines failed
     summary = last.stdout
-    assert "12 lines: 7 scored, 5 failed (4 bad lines, 1 HTTP errors, 0 without an answer)" in summary, summary
+    assert "12 lines: 7 scored, 5 failed (4 bad lines, 1 HTTP error, 0 without an answer)" in summary, summary
     assert f"{len(scored['interrupted'][1][2].splitlines())} skipped" in summary and "mean certainty" in summary
     assert "score: 100%" in last.stderr  # the progress bar
 
