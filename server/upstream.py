@@ -22,6 +22,7 @@ import httpx
 import orjson
 
 from .errors import UpstreamBusy, UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
+from .network import pooled_transport
 from .settings import DeploymentError
 from .sse import MEDIA_TYPE as SSE
 
@@ -59,7 +60,7 @@ class Upstream:
         timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool_timeout_s or timeout_s)
         # The default pool (100 connections, 20 kept alive) throttles concurrent clients.
         limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30)
-        self.transport = transport or httpx.AsyncHTTPTransport(
+        self.transport = transport or pooled_transport(
             verify=verify, limits=limits, proxy=environment_proxy(self.base_url)
         )
         self.client = httpx.AsyncClient(
