@@ -13,6 +13,7 @@ One request, in reading order::
     serving.respond        the one entry: streamed or not, with or without a guard
     call.CertaintyCall     one request's answer, then every choice scored and guarded
     serving.answer_json    non-streamed: the whole answer with its certainties, as JSON
+    headers                the same certainties as response headers (``x-certainty``...)
     streaming.answer_sse   streamed: relay the chunks, score each choice as it finishes
     scorer.Scorer          one choice's certainty (a call to the uncertainty adapter)
     guard.Guard            flag / abstain / fallback on a scored choice
