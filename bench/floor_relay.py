@@ -1,5 +1,6 @@
 """The floor of any gateway: a raw ASGI app under uvicorn that relays every POST, bytes in and
-bytes out, through the same pooled httpx transport the gateway uses, and does nothing else.
+bytes out, through the gateway's own pooled transport (``server.network.pooled_transport``),
+and does nothing else.
 
 Run as ``python bench/floor_relay.py PORT UPSTREAM_URL``. It receives a request as the upstream
 does and sends one as a client does: issue 17's floor. ``bench_revisions.py --floor`` times it
@@ -12,6 +13,8 @@ import sys
 
 import httpx
 import uvicorn
+
+from server.network import pooled_transport
 
 JSON = [(b"content-type", b"application/json")]
 
@@ -45,5 +48,5 @@ def relay_app(upstream: str, transport: httpx.AsyncBaseTransport):
 
 if __name__ == "__main__":
     port, upstream = int(sys.argv[1]), sys.argv[2]
-    app = relay_app(upstream, httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1024)))
+    app = relay_app(upstream, pooled_transport(verify=True, limits=httpx.Limits(max_connections=1024), proxy=None))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -196,3 +196,44 @@ def test_a_pooled_connection_the_server_closed_is_not_reused():
 
     assert asyncio.run(asyncio.wait_for(main(), 10)) == (b"ok", b"ok")
     assert len(connections) == 2
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_tls_works_on_both_event_loops_and_an_untrusted_certificate_is_a_connect_error(tmp_path, loop):
+    import ssl
+
+    import uvloop
+
+    from server.upstream import trust
+
+    from .test_upstream_tls import self_signed
+
+    cert, key = self_signed(tmp_path, "workload")
+    other, _ = self_signed(tmp_path, "other")
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+
+    async def handler(reader, writer):
+        try:
+            await read_request(reader)
+        except (ConnectionError, ssl.SSLError):
+            return  # the client refused the certificate
+        writer.write(answer(b"over tls", close=True))
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=server_side)
+        url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with server:
+            trusted = pooled_transport(verify=trust(cert), limits=LIMITS, proxy=None)
+            async with httpx.AsyncClient(transport=trusted, timeout=5) as c:
+                body = (await c.post(url, content=b"{}")).content
+            untrusted = pooled_transport(verify=trust(other), limits=LIMITS, proxy=None)
+            async with httpx.AsyncClient(transport=untrusted, timeout=5) as c:
+                with pytest.raises(httpx.ConnectError):
+                    await c.post(url, content=b"{}")
+        return body
+
+    run = uvloop.run if loop == "uvloop" else asyncio.run
+    assert run(asyncio.wait_for(main(), 20)) == b"over tls"
