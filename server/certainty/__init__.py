@@ -24,6 +24,7 @@ One request, in reading order::
 from .cache import CertaintyCache
 from .call import CertaintyCall
 from .guard import fallback_client
+from .headers import certainty_headers
 from .options import FIELD, Options, strip_extension
 from .options import resolve as resolve_options
 from .protocol import CertaintyError, CertaintyRequest, FallbackError, GuardAction
@@ -38,6 +39,7 @@ __all__ = [
     "FallbackError",
     "GuardAction",
     "Options",
+    "certainty_headers",
     "fallback_client",
     "resolve_options",
     "respond",

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from ..certainty import FIELD, Options, resolve_options, strip_extension
+from ..certainty import FIELD, Options, certainty_headers, resolve_options, strip_extension
 from ..deps import Gateway
 from .call import ResponsesCall, answer_whole
 from .protocol import ResponsesCertainty
@@ -38,4 +38,7 @@ async def respond(gw: Gateway, payload: dict, opts: Options, *, stream: bool) ->
     call = ResponsesCall(gw, payload, opts)
     if stream:
         return await answer_sse(gw, call)
-    return Response(orjson.dumps(await answer_whole(gw, call)), media_type="application/json")
+    response = await answer_whole(gw, call)
+    # The certainty also in headers (``x-certainty``...), as on chat, for clients that drop unknown fields.
+    headers = certainty_headers({"choices": [response.get(FIELD) or {}]}, opts)
+    return Response(orjson.dumps(response), media_type="application/json", headers=headers)

@@ -125,6 +125,24 @@ def test_a_failed_scoring_call_keeps_the_answer(failure, code):
     assert item["certainty_error"]["code"] == code
 
 
+def test_the_certainty_is_also_in_the_response_headers_as_on_chat():
+    fake = FakeVLLM(base=response(message_item("Lyon.")), adapter=adapter_output(LOW))
+    with client_for(fake) as client:
+        flagged = create(client, certainty={"threshold": 0.5, "action": "flag"})
+        plain = create(client, certainty=True)
+    body = flagged.json()
+    assert float(flagged.headers["x-certainty"]) == body["certainty"]["certainty"]
+    assert (flagged.headers["x-certainty-action"], flagged.headers["x-certainty-low"]) == ("flag", "true")
+    assert float(plain.headers["x-certainty"]) == plain.json()["output"][0]["certainty"]
+    assert "x-certainty-action" not in plain.headers
+
+
+def test_a_response_not_scored_says_null_and_why_in_its_headers():
+    with client_for(FakeVLLM(base=response(message_item("Paris.")), adapter=completion("garbage"))) as client:
+        resp = create(client, certainty=True)
+    assert (resp.headers["x-certainty"], resp.headers["x-certainty-error"]) == ("null", "bad_adapter_output")
+
+
 def test_flag():
     fake = FakeVLLM(base=response(message_item("Lyon.")), adapter=adapter_output(LOW))
     with client_for(fake) as client:
