@@ -79,6 +79,19 @@ class _Connection(asyncio.Protocol):
             self.waiter.set_result(None)
 
 
+async def _woken(conn: _Connection, slot: str, timeout: float | None, timed_out: Exception) -> None:
+    """Wait until the protocol resolves the future it finds in ``conn.<slot>`` (data, the end, or
+    room to write), or raise ``timed_out`` after ``timeout`` seconds."""
+    setattr(conn, slot, asyncio.get_running_loop().create_future())
+    try:
+        async with asyncio.timeout(timeout):
+            await getattr(conn, slot)
+    except TimeoutError:
+        raise timed_out from None
+    finally:
+        setattr(conn, slot, None)
+
+
 class AsyncioStream(httpcore.AsyncNetworkStream):
     """One connection, as httpcore reads and writes it."""
 
@@ -92,14 +105,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._flush()
         conn = self._conn
         if not conn.buffer and not conn.ended:
-            conn.waiter = asyncio.get_running_loop().create_future()
-            try:
-                async with asyncio.timeout(timeout):
-                    await conn.waiter
-            except TimeoutError:
-                raise httpcore.ReadTimeout(f"no answer within {timeout} s") from None
-            finally:
-                conn.waiter = None
+            await _woken(conn, "waiter", timeout, httpcore.ReadTimeout(f"no answer within {timeout} s"))
         if conn.buffer:
             data = bytes(conn.buffer[:max_bytes])
             del conn.buffer[:max_bytes]
@@ -164,14 +170,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         conn = self._conn
         if not conn.paused_writing:
             return
-        conn.drained = asyncio.get_running_loop().create_future()
-        try:
-            async with asyncio.timeout(timeout):
-                await conn.drained
-        except TimeoutError:
-            raise httpcore.WriteTimeout(f"could not send within {timeout} s") from None
-        finally:
-            conn.drained = None
+        await _woken(conn, "drained", timeout, httpcore.WriteTimeout(f"could not send within {timeout} s"))
         if conn.lost is not None:
             raise httpcore.WriteError(str(conn.lost))
 

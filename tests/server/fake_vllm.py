@@ -4,6 +4,7 @@ tests/integration, against the real vLLM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 
@@ -77,3 +78,29 @@ class FakeVLLM:
     def bodies(self, model: str) -> list[dict]:
         """The requests sent for ``model``."""
         return [b for b in self.requests if b.get("model") == model]
+
+
+class Hanging:
+    """A vLLM (and fallback) whose call for ``model`` hangs until it is cancelled; every other call
+    answers at once: the adapter with ``adapter`` (digit probabilities), a streamed request with
+    ``stream`` (SSE bytes), anything else with ``answer``. ``started`` is set when the hanging
+    call begins, ``cancelled`` when it is cancelled."""
+
+    def __init__(self, model: str, *, adapter: dict[str, float], answer: dict, stream: bytes):
+        self.model, self.adapter, self.answer, self.stream = model, adapter, answer, stream
+        self.started, self.cancelled = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["model"] == self.model:
+            self.started.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        if body["model"] == "uncertainty":
+            return httpx.Response(200, json=adapter_output(self.adapter))
+        if body.get("stream"):
+            return httpx.Response(200, content=self.stream, headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json=self.answer)

@@ -3,13 +3,11 @@ scoring still running when the answer's stream has ended, and a guarded (abstain
 answer that is generated whole before it is streamed."""
 
 import asyncio
-import json
 
-import httpx
 import pytest
 
 from ..apps import FALLBACK, UNCERTAINTY, leave_once_started, make_app
-from ..fake_vllm import adapter_output, completion
+from ..fake_vllm import Hanging, completion
 
 Q = [{"role": "user", "content": "Capital of France?"}]
 STREAM = (
@@ -22,29 +20,9 @@ LOW = {"1": 1.0}
 BOUND = 2.0
 
 
-class Hanging:
-    """A vLLM (and fallback) whose call for ``model`` hangs until it is cancelled; every other
-    call answers at once. ``started`` is set when the hanging call begins, ``cancelled`` when
-    it is cancelled."""
-
-    def __init__(self, model: str):
-        self.model = model
-        self.started, self.cancelled = asyncio.Event(), asyncio.Event()
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        if body["model"] == self.model:
-            self.started.set()
-            try:
-                await asyncio.sleep(60)
-            except asyncio.CancelledError:
-                self.cancelled.set()
-                raise
-        if body["model"] == "uncertainty":
-            return httpx.Response(200, json=adapter_output(LOW))
-        if body.get("stream"):
-            return httpx.Response(200, content=STREAM, headers={"content-type": "text/event-stream"})
-        return httpx.Response(200, json=completion("Paris."))
+def hanging_vllm(model: str) -> Hanging:
+    """A vLLM whose call for ``model`` hangs: the adapter scores LOW, answers are "Paris."."""
+    return Hanging(model, adapter=LOW, answer=completion("Paris."), stream=STREAM)
 
 
 def app_for(upstream: Hanging):
@@ -80,7 +58,7 @@ async def started_or_ended(client: asyncio.Future, started: asyncio.Event) -> No
 )
 def test_a_client_that_leaves_a_stream_cancels_the_work_it_caused(hanging, certainty):
     async def scenario():
-        upstream = Hanging(hanging)
+        upstream = hanging_vllm(hanging)
         body = {"model": "base", "messages": Q, "stream": True, "certainty": certainty}
         client = asyncio.ensure_future(leave_once_started(app_for(upstream), body, upstream.started))
         try:
