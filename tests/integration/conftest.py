@@ -71,6 +71,23 @@ def attach(stack, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def guarded(attach, stack):
+    """The OpenAI SDK on a gateway whose guard abstains with its own message and falls back to a
+    second real OpenAI-compatible server: vLLM itself, answering with the base model, as a
+    deployment would point at a larger model."""
+    import openai
+
+    gw = attach(
+        certainty__fallback__url=f"{stack.vllm_url}/v1",
+        certainty__fallback__model="tiny-granite",
+        certainty__fallback__api_key=stack.vllm_key,
+        certainty__abstain_message="I would rather not guess.",
+    )
+    with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def sdk(stack):
     """The OpenAI Python SDK pointed at the gateway, as a user would."""
     import openai

@@ -2,14 +2,19 @@
 bad lines, interrupted with Ctrl-C (SIGINT) part way and resumed; every answer in the output must be
 the one the per-request API gives (the OpenAI SDK, one call per line)."""
 
+import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
+import uvicorn
 
 from ..waiting import wait_until
 from .conftest import CONVERSATIONS, conversation
@@ -63,10 +68,65 @@ def count(out: Path) -> int:
     return len(out.read_text().splitlines()) if out.exists() else 0
 
 
+class Gate:
+    """A relay between the command and the gateway that lets ``allow`` requests through, then holds
+    the next until ``open`` is set: the interruption lands while a request is under way, however
+    slowly the test's own process gets the CPU (vLLM's CPU engine can starve it for a second, in
+    which time an unheld run would have finished the file)."""
+
+    def __init__(self, upstream: str):
+        self.upstream, self.allow = upstream, 10**9
+        self.holding, self.open = threading.Event(), threading.Event()
+
+    def hold_after(self, allow: int) -> None:
+        """From now on let ``allow`` requests through and hold the next."""
+        self.holding.clear()
+        self.open.clear()
+        self.allow = allow
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if self.allow <= 0:
+            self.holding.set()
+            while not self.open.is_set():
+                await asyncio.sleep(0.01)
+        self.allow -= 1
+        headers = {k.decode(): v.decode() for k, v in scope["headers"] if k in (b"content-type", b"authorization")}
+        async with httpx.AsyncClient(base_url=self.upstream, timeout=120) as client:
+            resp = await client.post(scope["path"], content=body, headers=headers)
+        await send({"type": "http.response.start", "status": resp.status_code, "headers": list(resp.headers.raw)})
+        await send({"type": "http.response.body", "body": resp.content})
+
+
 @pytest.fixture(scope="module")
-def scored(stack, tiny_settings, tmp_path_factory):
-    """Run the command and interrupt it with Ctrl-C once three lines are written; run it again and kill
-    it (SIGKILL: nothing is cleaned up) once two more are; run it a third time to the end."""
+def gate(stack):
+    """A running ``Gate`` in front of the stack's gateway: (the gate, its URL)."""
+    relay = Gate(stack.url)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(relay, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, 10, "the gate started")
+    yield relay, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    relay.open.set()
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def scored(stack, gate, tiny_settings, tmp_path_factory):
+    """Run the command and interrupt it with Ctrl-C once three requests are answered and the fourth
+    is under way; run it again and kill it (SIGKILL: nothing is cleaned up) once two more are; run
+    it a third time to the end."""
+    relay, url = gate
     tmp = tmp_path_factory.mktemp("score")
     inp, out = tmp / "in.jsonl", tmp / "out.jsonl"
     inp.write_text(
@@ -75,15 +135,22 @@ def scored(stack, tiny_settings, tmp_path_factory):
     runs = []
     for sig, more in ((signal.SIGINT, 3), (signal.SIGKILL, 2)):
         before = count(out)
-        proc = subprocess.Popen(command(inp, out, stack.url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        relay.hold_after(more)
+        proc = subprocess.Popen(command(inp, out, url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            wait_until(lambda: count(out) >= before + more or proc.poll() is not None, 120, f"{more} more lines")  # noqa: B023
+            wait_until(
+                lambda: (relay.holding.is_set() and count(out) >= before + more) or proc.poll() is not None,  # noqa: B023
+                120,
+                f"{more} more lines, and the next request held",
+            )
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=60)
         finally:
             proc.kill()
+            relay.open.set()  # the held request goes on to the gateway; nobody reads its answer
         runs.append((proc.returncode, err.decode(), out.read_text()))
-    last = subprocess.run(command(inp, out, stack.url), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    relay.hold_after(10**9)
+    last = subprocess.run(command(inp, out, url), cwd=ROOT, capture_output=True, text=True, timeout=600)
     return {
         "interrupted": runs,
         "last": last,

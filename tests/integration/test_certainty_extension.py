@@ -2,7 +2,6 @@
 
 import json
 
-import openai
 import pytest
 
 QUESTIONS = ["What is the capital of France?", "Who wrote Hamlet?", "What is 2 + 2?"]
@@ -18,20 +17,6 @@ def route_certainty(sdk, question, answer) -> float:
     return json.loads(sdk.chat.completions.create(model="uncertainty", messages=messages).choices[0].message.content)[
         "certainty"
     ]
-
-
-@pytest.fixture(scope="module")
-def guarded(attach, stack):
-    """A gateway whose guard falls back to a second real OpenAI-compatible server: vLLM itself,
-    answering with the base model, as a deployment would point at a larger model."""
-    gw = attach(
-        certainty__fallback__url=f"{stack.vllm_url}/v1",
-        certainty__fallback__model="tiny-granite",
-        certainty__fallback__api_key=stack.vllm_key,
-        certainty__abstain_message="I would rather not guess.",
-    )
-    with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:
-        yield client
 
 
 @pytest.mark.parametrize("n", [1, 3])

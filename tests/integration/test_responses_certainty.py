@@ -108,19 +108,6 @@ def test_a_malformed_certainty_is_a_400(sdk, tiny_settings):
     assert err.value.param == "certainty.threshold"
 
 
-@pytest.fixture(scope="module")
-def guarded(attach, stack):
-    """A gateway that abstains with its own message and falls back to vLLM itself."""
-    gw = attach(
-        certainty__fallback__url=f"{stack.vllm_url}/v1",
-        certainty__fallback__model="tiny-granite",
-        certainty__fallback__api_key=stack.vllm_key,
-        certainty__abstain_message="I would rather not guess.",
-    )
-    with openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:
-        yield client
-
-
 def test_abstain_streams_the_guarded_answer(guarded, tiny_settings):
     guard = {"certainty": {"threshold": 1.0, "action": "abstain"}}
     events = list(create(guarded, tiny_settings.served_name, input=QUESTION, stream=True, extra_body=guard))
