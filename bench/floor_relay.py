@@ -14,6 +14,9 @@ import sys
 import httpx
 import uvicorn
 
+# zero_upstream sits beside this script.
+from zero_upstream import read_body
+
 from server.network import pooled_transport
 
 JSON = [(b"content-type", b"application/json")]
@@ -30,12 +33,7 @@ def relay_app(upstream: str, transport: httpx.AsyncBaseTransport):
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         url = urls.get(scope["path"]) or urls.setdefault(scope["path"], httpx.URL(upstream + scope["path"]))
         resp = await transport.handle_async_request(httpx.Request("POST", url, content=body, headers=JSON))
         content = b"".join([chunk async for chunk in resp.stream])

@@ -34,16 +34,21 @@ BASE = json.dumps(
 ).encode()
 
 
-async def app(scope, receive, send):
-    """Raw ASGI: read the body, answer the adapter's canned output or the base model's."""
-    if scope["type"] != "http":
-        return
+async def read_body(receive) -> bytes:
+    """The whole request body, from the ASGI messages that carry it."""
     body = b""
     while True:
         msg = await receive()
         body += msg.get("body", b"")
         if not msg.get("more_body"):
-            break
+            return body
+
+
+async def app(scope, receive, send):
+    """Raw ASGI: read the body, answer the adapter's canned output or the base model's."""
+    if scope["type"] != "http":
+        return
+    body = await read_body(receive)
     content = b"" if scope["path"] == "/health" else (ADAPTER if b'"uncertainty"' in body else BASE)
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": content})

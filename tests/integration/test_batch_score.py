@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
+from starlette.requests import Request
 
 from ..waiting import wait_until
 from .conftest import CONVERSATIONS, conversation
@@ -87,12 +88,7 @@ class Gate:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await Request(scope, receive).body()
         if self.allow <= 0:
             self.holding.set()
             while not self.open.is_set():
@@ -121,6 +117,13 @@ def gate(stack):
     thread.join(5)
 
 
+def ctrl_c_heard() -> None:
+    """In the command's process before it starts: SIGINT as a terminal delivers it. A test run started
+    in the background by a non-interactive shell (as CI may be) ignores SIGINT, and its children
+    inherit that: Python then never turns Ctrl-C into KeyboardInterrupt, and the command runs on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def scored(stack, gate, tiny_settings, tmp_path_factory):
     """Run the command and interrupt it with Ctrl-C once three requests are answered and the fourth
@@ -136,7 +139,13 @@ def scored(stack, gate, tiny_settings, tmp_path_factory):
     for sig, more in ((signal.SIGINT, 3), (signal.SIGKILL, 2)):
         before = count(out)
         relay.hold_after(more)
-        proc = subprocess.Popen(command(inp, out, url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command(inp, out, url),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=ctrl_c_heard,
+        )
         try:
             wait_until(
                 lambda: (relay.holding.is_set() and count(out) >= before + more) or proc.poll() is not None,  # noqa: B023
