@@ -1,6 +1,7 @@
-"""The asyncio network backend under httpx's pooled transport, against real sockets: a request and
-its answer, large bodies both ways, timeouts, refused and dropped connections, a pooled connection
-the server closed, and the proxy case left to httpx."""
+"""The gateway's pool of HTTP/1.1 connections on asyncio, against real sockets: a request and its
+answer, large bodies both ways, streamed and chunked answers, timeouts, refused, dropped and
+broken connections, a pooled connection the server closed, the pool's limits, and the proxy case
+left to httpx."""
 
 import asyncio
 
@@ -8,7 +9,7 @@ import httpcore
 import httpx
 import pytest
 
-from server.network import FLUSH_BYTES, READ_HIGH_WATER, AsyncioBackend, pooled_transport
+from server.network import READ_HIGH_WATER, AsyncioTransport, pooled_transport
 
 LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=30)
 
@@ -41,23 +42,23 @@ async def serve(handler):
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
 
-def client(timeout: float = 5) -> httpx.AsyncClient:
-    transport = pooled_transport(verify=True, limits=LIMITS, proxy=None)
+def client(timeout: float | httpx.Timeout = 5, limits: httpx.Limits = LIMITS) -> httpx.AsyncClient:
+    transport = pooled_transport(verify=True, limits=limits, proxy=None)
     return httpx.AsyncClient(transport=transport, timeout=timeout)
 
 
-def test_without_a_proxy_the_pool_runs_on_the_asyncio_backend_and_with_one_httpx_keeps_its_own():
-    plain = pooled_transport(verify=True, limits=LIMITS, proxy=None)
-    assert isinstance(plain._pool, httpcore.AsyncConnectionPool)
-    assert isinstance(plain._pool._network_backend, AsyncioBackend)
+def test_without_a_proxy_the_pool_is_the_gateways_own_and_with_one_httpx_keeps_its_own():
+    assert isinstance(pooled_transport(verify=True, limits=LIMITS, proxy=None), AsyncioTransport)
     proxied = pooled_transport(verify=True, limits=LIMITS, proxy="http://proxy.internal:3128")
     assert isinstance(proxied._pool, httpcore.AsyncHTTPProxy)
 
 
-def test_a_request_goes_out_in_one_write_and_its_answer_comes_back_on_a_reused_connection():
-    seen = []
+@pytest.mark.parametrize("limits", [LIMITS, httpx.Limits(max_connections=10)], ids=["bounded", "no idle bound"])
+def test_a_request_goes_out_in_one_write_and_its_answer_comes_back_on_a_reused_connection(limits):
+    seen, connections = [], []
 
     async def handler(reader, writer):
+        connections.append(writer)
         while True:
             try:
                 head, body, reads = await read_request(reader)
@@ -69,7 +70,7 @@ def test_a_request_goes_out_in_one_write_and_its_answer_comes_back_on_a_reused_c
 
     async def main():
         server, url = await serve(handler)
-        async with server, client() as c:
+        async with server, client(limits=limits) as c:
             answers = [(await c.post(url, content=b'{"n": %d}' % i)).content for i in range(3)]
         return answers
 
@@ -77,10 +78,11 @@ def test_a_request_goes_out_in_one_write_and_its_answer_comes_back_on_a_reused_c
     assert answers == [b'echo:{"n": %d}' % i for i in range(3)]
     # Headers and body in one read, all three requests on the one connection the handler served.
     assert seen == [(b'{"n": %d}' % i, 1) for i in range(3)]
+    assert len(connections) == 1
 
 
 def test_bodies_larger_than_the_buffers_go_through_whole_both_ways():
-    big = bytes(range(256)) * (4 * FLUSH_BYTES // 256 + 7)
+    big = bytes(range(256)) * (4 * 1024 * 1024 // 256 + 7)  # past the socket's buffers: a drain
     huge = b"x" * (16 * READ_HIGH_WATER + 13)  # the socket is paused and resumed on the way
 
     async def handler(reader, writer):
@@ -101,37 +103,6 @@ def test_bodies_larger_than_the_buffers_go_through_whole_both_ways():
         return b"".join(parts)
 
     assert asyncio.run(asyncio.wait_for(main(), 20)) == big + huge
-
-
-class RecordingTransport(asyncio.Transport):
-    """Stands in for the socket: records each write."""
-
-    def __init__(self):
-        super().__init__()
-        self.writes = []
-
-    def write(self, data):
-        self.writes.append(data)
-
-    def is_closing(self):
-        return False
-
-
-def test_the_headers_and_body_of_a_request_leave_in_one_write_at_the_first_read():
-    from server.network import AsyncioStream, _Connection
-
-    async def main():
-        conn = _Connection()
-        conn.connection_made(RecordingTransport())
-        stream = AsyncioStream(conn)
-        await stream.write(b"POST / HTTP/1.1\r\ncontent-length: 2\r\n\r\n")
-        await stream.write(b"{}")
-        assert conn.transport.writes == []  # nothing yet: the request may have more
-        conn.data_received(b"HTTP/1.1 200 OK\r\n")
-        assert await stream.read(100) == b"HTTP/1.1 200 OK\r\n"
-        return conn.transport.writes
-
-    assert asyncio.run(main()) == [b"POST / HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}"]
 
 
 def test_a_server_that_does_not_answer_is_a_read_timeout():
@@ -237,3 +208,237 @@ def test_tls_works_on_both_event_loops_and_an_untrusted_certificate_is_a_connect
 
     run = uvloop.run if loop == "uvloop" else asyncio.run
     assert run(asyncio.wait_for(main(), 20)) == b"over tls"
+
+
+def test_a_chunked_answer_is_read_part_by_part_as_it_arrives():
+    release = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await release.wait()  # the second part only after the client has the first
+        writer.write(b"6\r\nsecond\r\n0\r\n\r\n")
+        await writer.drain()
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            async with c.stream("POST", url, content=b"{}") as resp:
+                parts = []
+                async for part in resp.aiter_raw():
+                    parts.append(part)
+                    release.set()
+        return parts
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [b"first", b"second"]
+
+
+def test_an_answer_without_a_length_ends_where_the_connection_does():
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nall of it")
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            return (await c.post(url, content=b"{}")).content
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == b"all of it"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"this is not http\r\n\r\n", b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n", b""],
+    ids=["garbage", "a bad length", "closed at once"],
+)
+def test_a_server_that_answers_no_http_is_a_protocol_error(reply):
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await c.post(url, content=b"{}")
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_an_answer_that_says_close_and_an_idle_connection_with_stray_bytes_are_not_reused():
+    connections = []
+
+    async def handler(reader, writer):
+        connections.append(writer)
+        await read_request(reader)
+        close = len(connections) == 1
+        writer.write(answer(b"ok", close=close))
+        if not close:
+            writer.write(b"HTTP/1.1 200 OK\r\n")  # stray bytes after the answer
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            bodies = []
+            for _ in range(3):
+                bodies.append((await c.post(url, content=b"{}")).content)
+                await asyncio.sleep(0.05)
+        return bodies
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [b"ok"] * 3
+    assert len(connections) == 3
+
+
+def test_past_max_connections_a_request_waits_for_the_pool_timeout_and_a_freed_slot_is_taken():
+    hold = asyncio.Event()
+
+    async def handler(reader, writer):
+        while True:
+            try:
+                await read_request(reader)
+            except ConnectionError:
+                return
+            await hold.wait()
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def main():
+        server, url = await serve(handler)
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with server, client(timeout=httpx.Timeout(5, pool=0.2), limits=one) as c:
+            first = asyncio.create_task(c.post(url, content=b"{}"))
+            await asyncio.sleep(0.05)
+            with pytest.raises(httpx.PoolTimeout):
+                await c.post(url, content=b"{}")
+            hold.set()
+            assert (await first).content == b"ok"
+            return (await c.post(url, content=b"{}")).content  # the slot came back
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == b"ok"
+
+
+def test_a_request_cancelled_while_waiting_closes_its_connection_and_frees_its_slot():
+    closed = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        if await reader.read(1) == b"":
+            closed.set()  # the client hung up
+
+    async def main():
+        server, url = await serve(handler)
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with server, client(limits=one) as c:
+            task = asyncio.create_task(c.post(url, content=b"{}"))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            await asyncio.wait_for(closed.wait(), 5)
+            transport = c._transport
+            assert transport._slots._value == 1 and transport._idle_count == 0
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_server_that_does_not_read_the_request_is_a_write_timeout():
+    async def handler(reader, writer):
+        await asyncio.sleep(5)  # never reads: the client's socket buffers fill up
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client(timeout=httpx.Timeout(5, write=0.2)) as c:
+            with pytest.raises(httpx.WriteTimeout):
+                await c.post(url, content=b"x" * (64 * 1024 * 1024))
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_connection_idle_past_the_keepalive_expiry_is_closed_not_reused():
+    connections = []
+
+    async def handler(reader, writer):
+        connections.append(writer)
+        while True:
+            try:
+                await read_request(reader)
+            except ConnectionError:
+                return
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def main():
+        server, url = await serve(handler)
+        short = httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=0.1)
+        async with server, client(limits=short) as c:
+            await c.post(url, content=b"{}")
+            await c.post(url, content=b"{}")  # at once: the same connection
+            await asyncio.sleep(0.2)
+            await c.post(url, content=b"{}")  # past the expiry: a new one
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert len(connections) == 2
+
+
+def test_a_head_request_and_a_streamed_request_body_are_sent_correctly():
+    seen = []
+
+    async def handler(reader, writer):
+        while True:
+            try:
+                head, body, _ = await read_request(reader) if not seen else await read_head_only(reader)
+            except ConnectionError:
+                return
+            seen.append((head.split(b"\r\n")[0], body))
+            # HEAD's answer announces a body it does not carry
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n" if head.startswith(b"HEAD") else answer(body))
+            await writer.drain()
+
+    async def read_head_only(reader):
+        data = await reader.readuntil(b"\r\n\r\n")
+        return data[:-4], b"", 1
+
+    async def chunks():
+        yield b'{"a": '
+        yield b"1}"
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            streamed = (await c.post(url, content=chunks())).content
+            head = await c.head(url)
+        return streamed, head.status_code, head.content
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == (b'{"a": 1}', 200, b"")
+    assert seen[0] == (b"POST / HTTP/1.1", b'{"a": 1}')
+    assert seen[1][0] == b"HEAD / HTTP/1.1"
+
+
+def test_an_answer_the_reader_does_not_keep_up_with_stays_in_the_socket_not_in_memory():
+    size = 64 * 1024 * 1024  # far beyond what the kernel buffers on loopback
+    sent = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size + b"x" * size)
+        await writer.drain()
+        sent.set()
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            async with c.stream("POST", url, content=b"{}") as resp:
+                received, parts = 0, resp.aiter_raw()
+                received += len(await anext(parts))
+                await asyncio.sleep(0.5)  # a stalled reader: the socket is paused, the server waits
+                stalled = not sent.is_set()
+                async for part in parts:
+                    received += len(part)
+        return stalled, received
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == (True, 64 * 1024 * 1024)
