@@ -2,7 +2,7 @@
 
 Why not httpx's own pool: one upstream call through it (httpcore's HTTP/1.1 on h11, a
 pure-Python parser and state machine, under anyio or an asyncio backend) cost about 320 µs of
-CPU on these machines; the same exchange here costs about 170 µs (on uvloop, which uvicorn
+CPU on these machines; the same exchange here costs about 190 µs (on uvloop, which uvicorn
 runs the gateway on; docs/benchmarks.md), and an upstream call is about half of everything the
 gateway spends on a request. aiohttp's client under httpx (``httpx-aiohttp``) measured 212 µs
 and maps a dropped connection to a connect timeout. What this module keeps from the libraries:
