@@ -158,25 +158,23 @@ class _Connection(asyncio.Protocol):
 
     async def wait(self, timeout: float | None, request: httpx.Request) -> None:
         """Until more arrives or the connection ends, at most ``timeout`` seconds."""
-        self.waiter = asyncio.get_running_loop().create_future()
-        try:
-            async with asyncio.timeout(timeout):
-                await self.waiter
-        except TimeoutError:
-            raise httpx.ReadTimeout(f"no answer within {timeout} s", request=request) from None
-        finally:
-            self.waiter = None
+        await self._woken("waiter", timeout, httpx.ReadTimeout, f"no answer within {timeout} s", request)
 
     async def drain(self, timeout: float | None, request: httpx.Request) -> None:
         """Until the socket takes what was written, at most ``timeout`` seconds."""
-        self.drained = asyncio.get_running_loop().create_future()
+        await self._woken("drained", timeout, httpx.WriteTimeout, f"could not send within {timeout} s", request)
+
+    async def _woken(self, slot: str, timeout: float | None, timed_out: type, message: str, request) -> None:
+        """Until the protocol resolves the future it finds in ``self.<slot>``; past ``timeout``
+        seconds, ``timed_out(message)``."""
+        setattr(self, slot, asyncio.get_running_loop().create_future())
         try:
             async with asyncio.timeout(timeout):
-                await self.drained
+                await getattr(self, slot)
         except TimeoutError:
-            raise httpx.WriteTimeout(f"could not send within {timeout} s", request=request) from None
+            raise timed_out(message, request=request) from None
         finally:
-            self.drained = None
+            setattr(self, slot, None)
 
     def failure(self, request: httpx.Request) -> httpx.TransportError:
         """Why the answer cannot be read on: what the server sent, or how the connection ended."""
@@ -246,6 +244,10 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         """Send ``request`` on a pooled connection and return its answer with the body unread."""
         if request.method not in METHODS:
             return await self._fallback.handle_async_request(request)
+        url = request.url
+        if url.scheme not in _PORTS:
+            raise httpx.UnsupportedProtocol(f"cannot send to a {url.scheme!r} URL", request=request)
+        origin = (url.scheme, url.host, url.port or _PORTS[url.scheme])
         timeouts = request.extensions.get("timeout") or {}
         if self._slots.locked():
             await self._wait_for_slot(timeouts.get("pool"), request)
@@ -253,7 +255,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             await self._slots.acquire()  # a free slot: no wait, no timeout to arm
         conn = None
         try:
-            conn = self._checkout(request.url) or await self._connect(request, timeouts.get("connect"))
+            conn = self._checkout(origin) or await self._connect(origin, request, timeouts.get("connect"))
             conn.send(await _serialised(request))
             if conn.paused_writing:
                 await conn.drain(timeouts.get("write"), request)
@@ -289,8 +291,8 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.PoolTimeout("every connection is busy", request=request) from None
 
-    def _checkout(self, url: httpx.URL) -> _Connection | None:
-        idle = self._idle.get((url.scheme, url.host, url.port or _PORTS[url.scheme]))
+    def _checkout(self, origin: tuple[str, str, int]) -> _Connection | None:
+        idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
             conn = idle.pop()  # the most recently used: the likeliest to be alive
@@ -300,22 +302,19 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             conn.transport.close()
         return None
 
-    async def _connect(self, request: httpx.Request, timeout: float | None) -> _Connection:
-        url = request.url
-        if url.scheme not in _PORTS:
-            raise httpx.UnsupportedProtocol(f"cannot send to a {url.scheme!r} URL", request=request)
-        origin = (url.scheme, url.host, url.port or _PORTS[url.scheme])
-        tls = {"ssl": self._ssl, "server_hostname": request.extensions.get("sni_hostname", url.host)}
+    async def _connect(
+        self, origin: tuple[str, str, int], request: httpx.Request, timeout: float | None
+    ) -> _Connection:
+        scheme, host, port = origin
+        tls = {"ssl": self._ssl, "server_hostname": request.extensions.get("sni_hostname", host)}
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
                 transport, conn = await loop.create_connection(
-                    lambda: _Connection(origin), origin[1], origin[2], **(tls if url.scheme == "https" else {})
+                    lambda: _Connection(origin), host, port, **(tls if scheme == "https" else {})
                 )
         except TimeoutError:
-            raise httpx.ConnectTimeout(
-                f"no connection to {url.host}:{origin[2]} within {timeout} s", request=request
-            ) from None
+            raise httpx.ConnectTimeout(f"no connection to {host}:{port} within {timeout} s", request=request) from None
         except (OSError, ssl.SSLError) as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -131,22 +131,6 @@ def test_a_refused_connection_is_a_connect_error():
     asyncio.run(asyncio.wait_for(main(), 10))
 
 
-def test_an_answer_cut_off_is_a_protocol_error_not_a_short_body():
-    async def handler(reader, writer):
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part")
-        await writer.drain()
-        writer.close()
-
-    async def main():
-        server, url = await serve(handler)
-        async with server, client() as c:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await c.post(url, content=b"{}")
-
-    asyncio.run(asyncio.wait_for(main(), 10))
-
-
 def test_a_pooled_connection_the_server_closed_is_not_reused():
     connections = []
 
@@ -251,8 +235,13 @@ def test_an_answer_without_a_length_ends_where_the_connection_does():
 
 @pytest.mark.parametrize(
     "reply",
-    [b"this is not http\r\n\r\n", b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n", b""],
-    ids=["garbage", "a bad length", "closed at once"],
+    [
+        b"this is not http\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n",
+        b"",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part",
+    ],
+    ids=["garbage", "a bad length", "closed at once", "cut off, not a short body"],
 )
 def test_a_server_that_answers_no_http_is_a_protocol_error(reply):
     async def handler(reader, writer):
@@ -442,3 +431,13 @@ def test_an_answer_the_reader_does_not_keep_up_with_stays_in_the_socket_not_in_m
         return stalled, received
 
     assert asyncio.run(asyncio.wait_for(main(), 30)) == (True, 64 * 1024 * 1024)
+
+
+def test_a_url_that_is_not_http_is_refused_before_a_slot_is_taken():
+    async def main():
+        transport = pooled_transport(verify=True, limits=httpx.Limits(max_connections=1), proxy=None)
+        for _ in range(2):  # a slot taken and not given back would make the second a pool timeout
+            with pytest.raises(httpx.UnsupportedProtocol):
+                await transport.handle_async_request(httpx.Request("POST", "ftp://upstream/", content=b"{}"))
+
+    asyncio.run(asyncio.wait_for(main(), 10))
