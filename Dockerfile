@@ -50,6 +50,7 @@ COPY intrinsics/ intrinsics/
 COPY configs/ configs/
 COPY server/ server/
 COPY evaluation/ evaluation/
+COPY batch/ batch/
 COPY tiny_granite/ tiny_granite/
 RUN pip install --no-deps -e .
 USER 10001:10001

@@ -839,3 +839,61 @@ def test_docker_readme_covers_the_files_it_documents():
     assert digest in text, "docker/README.md must record the schema file's sha256"
     for volume in compose(GPU_COMPOSE)["volumes"]:
         assert volume in text, f"docker/README.md must say what the {volume} volume holds"
+
+
+# ---------------------------------------------------------------------------------------------
+# Each image's files, outside the image: what its COPY lines put under the work directory is
+# enough to run every command-line entry point (a missed package fails here, not in a build).
+
+
+def image_file_set(target: str, root: Path) -> Path:
+    """``target``'s COPY lines replayed into ``root``; returns the image's work directory there."""
+    df = dockerfile()
+    for image_path, source in df.copies(target).items():
+        dest = root / image_path.relative_to("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, dest)
+    return root / PurePosixPath(df.effective(target, "WORKDIR").args).relative_to("/")
+
+
+def run_from_file_set(workdir: Path, code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` with the project importable from ``workdir`` alone: no site hooks, so the
+    editable install of this checkout cannot lend a module the image lacks."""
+    import sysconfig
+
+    bootstrap = f"import sys; sys.path[:0] = [{str(workdir)!r}]; sys.path.append({sysconfig.get_path('purelib')!r})"
+    return subprocess.run(
+        [sys.executable, "-S", "-c", f"{bootstrap}\n{code}"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def entry_points() -> dict[str, str]:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+@pytest.mark.parametrize("target", [GATEWAY_TARGET, VLLM_CPU_TARGET])
+@pytest.mark.parametrize("script", sorted(entry_points()))
+def test_each_image_holds_every_module_its_command_line_builds_with(target, script, tmp_path):
+    workdir = image_file_set(target, tmp_path)
+    module, _, function = entry_points()[script].partition(":")
+    code = f"sys.argv = [{script!r}, '--help']\nfrom {module} import {function}\n{function}()"
+    proc = run_from_file_set(workdir, code)
+    assert proc.returncode == 0 and "usage:" in proc.stdout, (
+        f"`{script} --help` fails on the {target} image's files (a COPY line missing?):\n{proc.stderr[-2000:]}"
+    )
+
+
+def test_the_file_set_check_sees_a_package_an_image_lacks(tmp_path):
+    workdir = image_file_set(GATEWAY_TARGET, tmp_path)
+    shutil.rmtree(workdir / "batch")
+    proc = run_from_file_set(workdir, "import batch")
+    assert proc.returncode != 0 and "No module named 'batch'" in proc.stderr
