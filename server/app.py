@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from . import chat, endpoints, health, models, openapi, playground
+from . import chat, endpoints, health, models, openapi, playground, switch
 from .certainty import CertaintyCache, fallback_client
 from .deps import Gateway
 from .errors import install_handlers
@@ -97,7 +97,8 @@ def create_app(
     app.add_middleware(InFlightLimit, limits=settings.limits)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
     # Chat first: the router tries routes in order, and chat is the hot path.
-    for router in (chat.router, health.router, metrics_router, models.router, endpoints.router, playground.router):
+    routers = (chat.router, health.router, metrics_router, models.router, endpoints.router, switch.router)
+    for router in (*routers, playground.router):
         app.include_router(router)
     if settings.admin.api_key:  # vLLM's admin endpoints: closed (404) without their own key
         app.include_router(endpoints.admin_router)

@@ -107,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
     from batch import add_score_parser  # `score`: batch/cli.py
 
     add_score_parser(sub)
+    from .switch import add_switch_layout_parser  # `switch-layout`: server/switch/client.py
+
+    add_switch_layout_parser(sub)
     return p
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, fi
 
 from ..certainty import CertaintyRequest
 from ..protocol import OpenAIBase
+from ..switch import ChatTemplateKwargs
 
 #: The roles OpenAI's API and the Granite chat template know (``function`` is OpenAI's legacy tool role).
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -54,6 +55,8 @@ class ChatCompletionRequest(OpenAIBase):
     intrinsic_kwargs: dict[str, Any] | None = None
     #: Base model only: score the answer (``true``) and optionally guard it (an object).
     certainty: StrictBool | CertaintyRequest | None = None
+    #: The chat template's arguments (passed on); ``adapter_name`` selects a served adapter (Granite Switch).
+    chat_template_kwargs: ChatTemplateKwargs | None = None
 
     @field_validator("messages", "documents")
     @classmethod

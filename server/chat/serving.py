@@ -1,7 +1,9 @@
 """Dispatch a chat request on its ``model``: the base model, an intrinsic, or 404.
 
 The body is read once and validated once. The base model's requests go to vLLM as they came
-(pass-through) unless they ask for certainty; an intrinsic's name runs that intrinsic.
+(pass-through) unless they ask for certainty; an intrinsic's name runs that intrinsic. A request
+that selects an adapter by ``chat_template_kwargs.adapter_name`` (Granite Switch) is answered by
+that adapter, or refused when the gateway does not serve it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from .. import certainty
+from .. import certainty, switch
 from ..deps import Gateway
 from ..errors import InvalidRequest, ModelNotFound
 from ..intrinsic import run_intrinsic
@@ -29,6 +31,10 @@ async def chat_completion(request: Request, gw: Gateway) -> Response:
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     stream = bool(chat.stream)
+    adapter = switch.requested_adapter(gw, payload)
+    if adapter is not None:
+        request.state.model = adapter
+        return await switch.answer_adapter(gw, payload, adapter, stream=stream)
     if chat.model == gw.served_name:
         request.state.model = chat.model
         return await answer_base(gw, body, payload, chat)

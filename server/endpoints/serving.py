@@ -3,7 +3,8 @@
 The body is forwarded unchanged with its content type (a JSON object, a multipart upload), the
 path and query as the client sent them. The gateway reads only what it must: a JSON body's
 ``model`` (the base model passes; an intrinsic's name is a 400, since only chat serves
-intrinsics; any other name a 404, as chat answers it) and ``stream``; on ``POST /v1/responses``
+intrinsics; any other name a 404, as chat answers it), ``chat_template_kwargs.adapter_name``
+(any is a 400: vLLM would answer with the base model) and ``stream``; on ``POST /v1/responses``
 also ``certainty``, which hands the request to ``server/responses``. The answer is relayed as
 it came: an SSE stream byte for byte and ended well-formed, anything else with its status and
 content type, vLLM's errors in the OpenAI shape with vLLM's status.
@@ -23,6 +24,7 @@ from ..passthrough import relay_stream
 from ..relay import not_a_stream, not_an_answer, relay_response
 from ..responses import ResponsesEnding, request_body, resolve, respond
 from ..sse import MEDIA_TYPE as SSE
+from ..switch import refuse_adapter
 from .table import Endpoint
 
 #: The endpoint that serves intrinsics, named in the 400 every other endpoint answers them with.
@@ -36,6 +38,7 @@ async def relay(request: Request, gw: Gateway, endpoint: Endpoint) -> Response:
     if endpoint.body == "json":
         payload = parse_body(body, gw.settings.limits.max_json_depth)
         check_model(request, gw, payload.get("model"), endpoint)
+        refuse_adapter(gw, payload, f"{endpoint.method} {endpoint.path}")
         stream = endpoint.streams and payload.get("stream") is True
         if endpoint.certainty:
             opts = resolve(gw, payload)
