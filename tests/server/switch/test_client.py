@@ -76,3 +76,14 @@ def test_the_index_itself_is_written_as_the_gateway_sent_it(tmp_path):
     files = {"adapter_index.json": json.dumps({"adapters": []}).encode()}
     write_layout(tmp_path, files)
     assert (tmp_path / "adapter_index.json").read_bytes() == files["adapter_index.json"]
+
+
+def test_a_url_ending_in_v1_is_the_same_gateway():
+    paths = []
+
+    def answer(request):
+        paths.append(request.url.path)
+        return httpx.Response(200, json={"adapters": []})
+
+    fetch_layout("http://gateway:8000/v1/", None, transport=httpx.MockTransport(answer))
+    assert paths == ["/switch-layout/adapter_index.json"]

@@ -114,3 +114,11 @@ def test_the_request_is_counted_and_logged_as_the_adapter(caplog):
         'granite_certainty_requests_total{model="uncertainty",route="/v1/chat/completions",status="200"} 1.0' in metrics
     )
     assert any("'uncertainty'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_deployment_that_scores_every_answer_leaves_the_adapters_raw_answer_unscored():
+    vllm = FakeVLLM(base=AssertionError("the base model must not answer"), adapter=adapter_output({"6": 1.0}))
+    with make_client(vllm, adapters=UNCERTAINTY, certainty={"always": True}) as client:
+        resp = chat(client, MELLEA)
+    assert "certainty" not in resp.json()["choices"][0]
+    assert [b["model"] for b in vllm.requests] == ["uncertainty"]  # one call: the adapter's, not a scoring call
