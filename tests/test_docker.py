@@ -809,7 +809,7 @@ def test_cpu_vllm_command_is_what_the_launcher_would_run(monkeypatch):
     import tiny_granite as tiny_model
 
     tiny = tiny_model.paths(Path(cache_dir) / "tiny")
-    assert f"granite-certainty build-tiny-model {cache_dir / 'tiny'}" in df.run_commands(VLLM_CPU_TARGET)
+    assert f"python -m tiny_granite {cache_dir / 'tiny'}" in df.run_commands(VLLM_CPU_TARGET)
     rank = _tiny_lora_rank()
     adapters = tuple(ResolvedAdapter(ad.name, tiny.adapter, rank, ad.name, None) for ad in settings.adapters)
     expected = launcher.vllm_command(settings, Deployment(tiny.base, settings.served_name, adapters))
