@@ -13,11 +13,12 @@ LOCK    ?= locks/$(if $(HAS_GPU),gpu,cpu).txt
 UV_VERSION := 0.13.8
 UV      := $(VENV)/bin/uv
 # torch 2.13.0+cpu: these machines keep its wheel in /opt/wheels; elsewhere PyTorch's CPU index.
+TORCH_WHEELS ?= $(wildcard /opt/wheels)
 TORCH_CPU := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
 NO_TORCH_EXTRAS := --no-emit-package torchvision --no-emit-package torchaudio --no-emit-package torchcodec
 
-.PHONY: install lock lock-upgrade demo test test-fast lint lint-docker browser bench clean
+.PHONY: install lock lock-upgrade demo test test-fast lint lint-docker browser images image-tools test-images bench clean
 
 install: $(STAMP)
 
@@ -75,6 +76,23 @@ lint: install
 # server (tests/test_docker.py; `make test` runs it too).
 lint-docker: install
 	$(PY) -m pytest -q tests/test_docker.py
+
+# The two images, built with podman (docker/build-images.sh): from the Dockerfile's own Python
+# base where a registry answers, else from one made here with mmdebstrap; torch from PyTorch's
+# index, else from the local wheel folder. Podman reads the project's settings, not the machine's.
+# `make test-images` builds them, then runs the CPU deployment and asks it (tests/images).
+IMAGE_TOOLS := podman buildah runc mmdebstrap uidmap slirp4netns fuse-overlayfs curl
+export CONTAINERS_CONF := $(CURDIR)/docker/podman/containers.conf
+image-tools:
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v runc >/dev/null || { \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(IMAGE_TOOLS); }
+
+images: image-tools
+	TORCH_WHEELS=$(TORCH_WHEELS) docker/build-images.sh
+
+test-images: install images
+	$(PY) -m pytest -q -ra -m images tests/images
 
 bench: install
 	$(PY) bench/bench_process.py
