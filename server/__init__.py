@@ -14,6 +14,7 @@ It never imports vLLM: vLLM runs as a child process (``launch``) or elsewhere (`
     chat/            POST /v1/chat/completions: the route and its dispatch on ``model``
     intrinsic/       an intrinsic served as a model name: rewrite, adapter call, transform
     certainty/       answer and certainty in one call: options, scorer, guard, streaming
+    switch/          Granite Switch requests (chat_template_kwargs.adapter_name) and the layout mellea reads
     models/, health/ GET /v1/models, GET /health
     playground/      the web page at / and /playground
     launch/          resolve models and adapters to directories; run vLLM as a child process
