@@ -15,10 +15,11 @@ from .deps import Gateway
 from .errors import install_handlers
 from .intrinsic import load_intrinsics
 from .limits import BodyLimit, InFlightLimit
-from .metrics import MetricsMiddleware
+from .metrics import Metrics, MetricsMiddleware
 from .metrics import router as metrics_router
+from .requestid import RequestIdMiddleware
 from .settings import DeploymentError, Settings
-from .upstream import Upstream, trust
+from .upstream import vllm_client
 
 log = logging.getLogger("granite_certainty")
 
@@ -58,23 +59,16 @@ def create_app(
     ``intrinsics`` (name → Intrinsic) replaces the table built from the settings;
     ``io_yamls`` (adapter name → io.yaml) passes the files adapters ship with;
     ``transport`` replaces the network under the vLLM and fallback clients (tests inject faults with it)."""
-    upstream = Upstream(
-        settings.vllm.base_url,
-        timeout_s=settings.upstream_timeout_s,
-        connect_timeout_s=settings.upstream_connect_timeout_s,
-        pool_timeout_s=settings.limits.pool_timeout_s,
-        retry_after_s=settings.limits.retry_after_s,
-        transport=transport,
-        headers={"authorization": f"Bearer {settings.vllm.api_key}"} if settings.vllm.api_key else None,
-        verify=trust(settings.vllm.ca_file),
-    )
+    metrics = Metrics()
+    upstream = vllm_client(settings, transport, metrics)
     table = intrinsics if intrinsics is not None else load_intrinsics(settings, io_yamls or {})
     check_scoring_intrinsic(settings, table)
-    fallback = fallback_client(settings.certainty, settings.upstream_connect_timeout_s, transport)
+    fallback = fallback_client(settings, transport, metrics)
     cache_entries = settings.certainty.cache_entries
     gateway = Gateway(
         settings=settings,
         upstream=upstream,
+        metrics=metrics,
         served_name=settings.served_name,
         intrinsics=table,
         fallback=fallback,
@@ -96,6 +90,7 @@ def create_app(
     app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(InFlightLimit, limits=settings.limits)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
+    app.add_middleware(RequestIdMiddleware)
     # Chat first: the router tries routes in order, and chat is the hot path.
     routers = (chat.router, health.router, metrics_router, models.router, endpoints.router, switch.router)
     for router in (*routers, playground.router):

@@ -40,6 +40,13 @@ class Metrics:
         self.upstream_errors = Counter(
             "granite_certainty_upstream_errors", "Failed or unusable vLLM calls", ["code"], registry=r
         )
+        self.upstream_failures = Counter(
+            "granite_certainty_upstream_failures",
+            "Transport failures of calls to an upstream (vllm, fallback) by cause; outcome: failed, or "
+            "retried (sent again on a new connection and answered)",
+            ["upstream", "cause", "outcome"],
+            registry=r,
+        )
         self.certainty = Histogram(
             "granite_certainty_certainty", "Served certainty values", ["model"], buckets=CERTAINTY_BUCKETS, registry=r
         )

@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     #: Seconds to wait for vLLM on one request (connect and read).
     upstream_timeout_s: float = 600.0
     upstream_connect_timeout_s: float = 5.0
+    #: Idle seconds after which a pooled connection to vLLM (or the fallback) is closed: below
+    #: vLLM's own keep-alive timeout (uvicorn's 5 s), so that the gateway closes first.
+    upstream_keepalive_s: float = Field(default=4.0, gt=0)
     #: Directory of ``<name>/io.yaml`` intrinsic definitions (default: the project's configs/intrinsics).
     intrinsics_dir: str | None = None
     #: Gateway processes on one port (uvicorn workers) in front of one vLLM; limits are per process.

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 
 from ..deps import Gateway
-from ..errors import GatewayError
-from ..settings import CertaintySettings
+from ..errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
+from ..metrics import Metrics
+from ..settings import Settings
 from ..upstream import Upstream
 from .options import FIELD, Options
 from .protocol import FallbackError
@@ -85,7 +86,8 @@ class Guard:
             # The fallback's own words are not passed on: a remote server's error text can hold
             # what the client must not see (its key, its internals). Status and code say enough.
             why = f"{exc.code or 'error'}, status {exc.status}" if isinstance(exc, GatewayError) else "malformed answer"
-            log.warning("certainty fallback %s failed: %s", fb.model, why)
+            if not isinstance(exc, UpstreamUnavailable | UpstreamTimeout):  # those, the client logged
+                log.warning("certainty fallback %s failed: %s", fb.model, why)
             error = FallbackError(message=f"The fallback model {fb.model} failed ({why}); the first answer is kept.")
             choice.update(answered_by=self.gw.served_name, fallback_error=error.model_dump())
             return
@@ -98,18 +100,21 @@ class Guard:
         )
 
 
-def fallback_client(settings: CertaintySettings, connect_timeout_s: float, transport=None) -> Upstream | None:
+def fallback_client(settings: Settings, transport=None, metrics: Metrics | None = None) -> Upstream | None:
     """The client to the fallback model's OpenAI-compatible server, if one is configured
     (its URL is an OpenAI base URL, so its chat path is ``/chat/completions`` below it)."""
-    fb = settings.fallback
+    fb = settings.certainty.fallback
     if fb is None:
         return None
     headers = {"authorization": f"Bearer {fb.api_key}"} if fb.api_key else None
     return Upstream(
         fb.url,
+        name="fallback",
         api_prefix="",
         timeout_s=fb.timeout_s,
-        connect_timeout_s=connect_timeout_s,
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        keepalive_s=settings.upstream_keepalive_s,
         headers=headers,
         transport=transport,
+        metrics=metrics,
     )

@@ -11,28 +11,22 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ..deps import GatewayDep
 from ..errors import GatewayError
+from ..upstream import public_url
 
 router = APIRouter()
-
-
-def public_url(url: str) -> str:
-    """``url`` without credentials (``http://user:key@host`` → ``http://host``), fit to show anyone."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @router.get("/health")
 async def health(gw: GatewayDep) -> JSONResponse:
     """200 when vLLM is healthy, 503 (same body shape) when it is not."""
     try:
-        resp = await gw.upstream.get("/health", timeout_s=5.0)
+        resp = await gw.upstream.get("/health", timeout_s=5.0, probe=True)
         upstream = "ok" if resp.status_code == 200 else f"status {resp.status_code}"
     except GatewayError as exc:
         upstream = exc.message
@@ -55,8 +49,8 @@ async def readyz(gw: GatewayDep) -> JSONResponse:
         return _not_ready("draining: the gateway is shutting down")
     try:
         health, models = await asyncio.gather(
-            gw.upstream.get("/health", timeout_s=PROBE_TIMEOUT_S),
-            gw.upstream.get("/v1/models", timeout_s=PROBE_TIMEOUT_S),
+            gw.upstream.get("/health", timeout_s=PROBE_TIMEOUT_S, probe=True),
+            gw.upstream.get("/v1/models", timeout_s=PROBE_TIMEOUT_S, probe=True),
         )
     except GatewayError as exc:
         return _not_ready(exc.message)

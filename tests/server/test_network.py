@@ -1,16 +1,18 @@
-"""The gateway's pool of HTTP/1.1 connections on asyncio, against real sockets: a request and its
-answer, large bodies both ways, streamed and chunked answers, timeouts, refused, dropped and
-broken connections, a pooled connection the server closed, the pool's limits, and the proxy case
-left to httpx."""
+"""The gateway's connections (aiohttp under httpx's interface), against real sockets: a request
+and its answer, large bodies both ways, streamed and chunked answers, timeouts, refused, dropped
+and broken connections, a pooled connection the server closed (and the request sent again),
+answers that are not one clean HTTP/1.1 answer, the pool's limits, and a proxy."""
 
 import asyncio
+import socket
 
-import httpcore
 import httpx
 import pytest
 
-from server.network import READ_HIGH_WATER, AsyncioTransport, pooled_transport
+from server.network import Attempt, pooled_transport
 
+#: More than aiohttp reads from the socket at once (its read buffer is 64 KiB).
+READ_HIGH_WATER = 256 * 1024
 LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=30)
 
 
@@ -47,10 +49,24 @@ def client(timeout: float | httpx.Timeout = 5, limits: httpx.Limits = LIMITS) ->
     return httpx.AsyncClient(transport=transport, timeout=timeout)
 
 
-def test_without_a_proxy_the_pool_is_the_gateways_own_and_with_one_httpx_keeps_its_own():
-    assert isinstance(pooled_transport(verify=True, limits=LIMITS, proxy=None), AsyncioTransport)
-    proxied = pooled_transport(verify=True, limits=LIMITS, proxy="http://proxy.internal:3128")
-    assert isinstance(proxied._pool, httpcore.AsyncHTTPProxy)
+def test_through_a_proxy_every_request_goes_to_the_proxy_in_absolute_form():
+    seen = []
+
+    async def proxy(reader, writer):
+        head, body, _ = await read_request(reader)
+        seen.append((head.split(b"\r\n")[0], body))
+        writer.write(answer(b"via the proxy", close=True))
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server, proxy_url = await serve(proxy)
+        transport = pooled_transport(verify=True, limits=LIMITS, proxy=proxy_url)
+        async with server, httpx.AsyncClient(transport=transport, timeout=5) as c:
+            return (await c.post("http://vllm.invalid:8001/v1/chat/completions", content=b"{}")).content
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == b"via the proxy"
+    assert seen == [(b"POST http://vllm.invalid:8001/v1/chat/completions HTTP/1.1", b"{}")]
 
 
 @pytest.mark.parametrize("limits", [LIMITS, httpx.Limits(max_connections=10)], ids=["bounded", "no idle bound"])
@@ -259,18 +275,49 @@ def test_a_server_that_answers_no_http_is_a_protocol_error(reply):
     asyncio.run(asyncio.wait_for(main(), 10))
 
 
-def test_an_answer_that_says_close_and_an_idle_connection_with_stray_bytes_are_not_reused():
+def test_an_answer_that_says_close_is_the_last_on_its_connection():
     connections = []
 
     async def handler(reader, writer):
         connections.append(writer)
-        await read_request(reader)
-        close = len(connections) == 1
-        writer.write(answer(b"ok", close=close))
-        if not close:
-            writer.write(b"HTTP/1.1 200 OK\r\n")  # stray bytes after the answer
-        await writer.drain()
-        await asyncio.sleep(1)
+        while True:
+            try:
+                await read_request(reader)
+            except ConnectionError:
+                return
+            writer.write(answer(b"ok", close=True))
+            await writer.drain()
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            return [(await c.post(url, content=b"{}")).content for _ in range(3)]
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [b"ok"] * 3
+    assert len(connections) == 3
+
+
+@pytest.mark.parametrize("when", ["in the same read", "while the connection is idle"])
+def test_a_second_answer_on_one_connection_is_never_given_to_the_next_request(when):
+    connections = []
+
+    async def handler(reader, writer):
+        connections.append(writer)
+        first = True
+        while True:
+            try:
+                await read_request(reader)
+            except ConnectionError:
+                return
+            writer.write(answer(b"ok"))
+            if first and when == "in the same read":
+                writer.write(answer(b"stray"))
+            await writer.drain()
+            if first and when != "in the same read":
+                await asyncio.sleep(0.05)
+                writer.write(answer(b"stray"))
+                await writer.drain()
+            first = False
 
     async def main():
         server, url = await serve(handler)
@@ -278,11 +325,71 @@ def test_an_answer_that_says_close_and_an_idle_connection_with_stray_bytes_are_n
             bodies = []
             for _ in range(3):
                 bodies.append((await c.post(url, content=b"{}")).content)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.1)  # the stray answer arrives on the idle connection
         return bodies
 
     assert asyncio.run(asyncio.wait_for(main(), 10)) == [b"ok"] * 3
     assert len(connections) == 3
+
+
+def answered_with(raw: bytes) -> httpx.Response:
+    """The response a client gets from a server that answers its request with the bytes ``raw``
+    (and keeps the connection open)."""
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        await reader.read(1)
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            return await c.post(url, content=b"{}")
+
+    return asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_informational_answers_are_skipped_and_the_final_one_is_returned():
+    informational = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
+    resp = answered_with(informational + answer(b"final"))
+    assert (resp.status_code, resp.content, "link" in resp.headers) == (200, b"final", False)
+
+
+def test_trailers_after_a_chunked_body_do_not_become_headers():
+    resp = answered_with(
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-late\r\n\r\n"
+        b"4\r\nbody\r\n0\r\nx-late: trailer\r\n\r\n"
+    )
+    assert (resp.content, "x-late" in resp.headers) == (b"body", False)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [b"x-big: " + b"a" * (1 << 20) + b"\r\n", b"".join(b"x-h%d: %s\r\n" % (i, b"a" * 4000) for i in range(256))],
+    ids=["one header of 1 MiB", "256 headers of 4 KB"],
+)
+def test_an_answer_with_oversized_headers_is_a_protocol_error(headers):
+    with pytest.raises(httpx.RemoteProtocolError):
+        answered_with(b"HTTP/1.1 200 OK\r\n" + headers + b"content-length: 2\r\n\r\nok")
+
+
+@pytest.mark.parametrize("value", ["a\r\nx-injected: 1", "a\nb", "a\rb"], ids=["CRLF", "LF", "CR"])
+def test_a_header_value_with_a_line_break_is_refused_and_nothing_is_sent(value):
+    received = []
+
+    async def handler(reader, writer):
+        received.append(await reader.read(1 << 16))
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            with pytest.raises(httpx.LocalProtocolError):
+                await c.post(url, content=b"{}", headers={"x-key": value})
+            await asyncio.sleep(0.1)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert b"x-injected" not in b"".join(received)
 
 
 def test_past_max_connections_a_request_waits_for_the_pool_timeout_and_a_freed_slot_is_taken():
@@ -329,8 +436,11 @@ def test_a_request_cancelled_while_waiting_closes_its_connection_and_frees_its_s
             await asyncio.sleep(0.05)
             task.cancel()
             await asyncio.wait_for(closed.wait(), 5)
-            transport = c._transport
-            assert transport._slots._value == 1 and transport._idle_count == 0
+            with socket.socket() as unused:  # a port nobody listens on
+                unused.bind(("127.0.0.1", 0))
+                refused = f"http://127.0.0.1:{unused.getsockname()[1]}"
+            with pytest.raises(httpx.ConnectError):  # the slot is free: the next request connects at once
+                await c.post(refused, content=b"{}", timeout=httpx.Timeout(5, pool=0.1))
 
     asyncio.run(asyncio.wait_for(main(), 10))
 
@@ -441,3 +551,100 @@ def test_a_url_that_is_not_http_is_refused_before_a_slot_is_taken():
                 await transport.handle_async_request(httpx.Request("POST", "ftp://upstream/", content=b"{}"))
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def keep_alive_then(after: str):
+    """A server that answers each connection's first request with keep-alive, then ``after`` it:
+    "closes" at once, or "drops the next" request (reads it and closes without an answer: what a
+    client sees when the server closed an idle connection just as a request went out on it)."""
+    seen = []
+
+    async def handler(reader, writer):
+        try:
+            head, body, _ = await read_request(reader)
+        except ConnectionError:
+            return
+        seen.append(head.split(b"\r\n")[0])
+        writer.write(answer(b"ok"))
+        await writer.drain()
+        if after == "drops the next":
+            try:
+                await read_request(reader)
+            except ConnectionError:
+                return
+        writer.close()
+
+    return handler, seen
+
+
+def test_a_request_on_a_reused_connection_that_the_server_dropped_is_sent_again_on_a_new_one():
+    handler, seen = keep_alive_then("drops the next")
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            return [await c.post(url + "/v1/chat/completions", content=b"{}") for _ in range(4)]
+
+    answers = asyncio.run(asyncio.wait_for(main(), 10))
+    assert [a.content for a in answers] == [b"ok"] * 4
+    assert "attempt" not in answers[0].extensions
+    for later in answers[1:]:  # each went out on the pooled connection, was dropped, and sent again
+        attempt = later.extensions["attempt"]
+        assert isinstance(attempt, Attempt) and isinstance(attempt.retried, httpx.RemoteProtocolError)
+    assert len(seen) == 4
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/files", "/v1/load_lora_adapter"])
+def test_a_request_that_may_change_state_is_not_sent_again(path):
+    handler, seen = keep_alive_then("drops the next")
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            await c.post(url + path, content=b"{}")
+            with pytest.raises(httpx.RemoteProtocolError, match="without an answer"):
+                await c.post(url + path, content=b"{}")
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert len(seen) == 1
+
+
+def test_a_new_connection_that_fails_before_the_answer_is_not_tried_again():
+    connections = []
+
+    async def handler(reader, writer):
+        connections.append(writer)
+        await read_request(reader)
+        writer.close()
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            with pytest.raises(httpx.RemoteProtocolError, match="without an answer"):
+                await c.post(url + "/v1/chat/completions", content=b"{}")
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert len(connections) == 1
+
+
+def test_an_upstream_that_closes_after_each_keep_alive_answer_loses_no_request_of_concurrent_clients():
+    handler, seen = keep_alive_then("closes")
+
+    async def worker(c: httpx.AsyncClient, url: str) -> list:
+        results = []
+        for _ in range(75):
+            try:
+                results.append((await c.post(url, content=b"{}")).content)
+            except httpx.TransportError as exc:
+                results.append(exc)
+        return results
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            runs = await asyncio.gather(*(worker(c, url + "/v1/chat/completions") for _ in range(4)))
+        return [r for run in runs for r in run]
+
+    results = asyncio.run(asyncio.wait_for(main(), 60))
+    assert [r for r in results if r != b"ok"] == []
+    assert len(results) == 300 and len(seen) == 300
