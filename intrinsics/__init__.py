@@ -2,8 +2,10 @@
 
 A pure library with plain OpenAI wire-format dicts in and out, no web framework and no
 vLLM import.  It reproduces the semantics of IBM's reference implementation
-(granite-common 0.4.1), except where the reference silently makes up a number: there it
-raises a typed error (see :mod:`intrinsics.errors`)::
+(granite-common 0.4.1, with what newer io.yaml files need from mellea's copy of it:
+``all_but_last_message`` sentence tags, a ``drop_duplicates`` that drops), except where
+the reference silently makes up a number: there it raises a typed error (see
+:mod:`intrinsics.errors`)::
 
     import intrinsics
 

@@ -2,8 +2,9 @@
 
 The file format is the one granite-common 0.4.1 reads (``model``, ``response_format``,
 ``transformations`` required; ``instruction``, ``parameters``, ``sentence_boundaries``,
-``docs_as_message``, ``logprobs_workaround`` optional) plus the ``name`` key of newer
-published files.  Validation happens here, once, so that a bad file fails at start-up
+``docs_as_message``, ``logprobs_workaround`` optional) plus what newer published files
+use, as mellea's formatter reads them: the ``name`` key, the ``all_but_last_message``
+sentence boundary, and ``decode_sentences`` over a list of sources.  Validation happens here, once, so that a bad file fails at start-up
 with a :class:`~intrinsics.errors.ConfigError` naming the file, the key and the problem,
 instead of failing on the first request. The file is untrusted input (``untrusted``): no
 YAML aliases, no recursive or remote schema references, no exponential-time patterns.
@@ -24,7 +25,7 @@ import yaml
 from .errors import ConfigError
 from .untrusted import check_schema, safe_yaml
 
-__all__ = ["IntrinsicConfig", "read_config", "parse_config"]
+__all__ = ["IntrinsicConfig", "read_config", "parse_config", "sentence_sources"]
 
 _SCHEMA_FILE = pathlib.Path(__file__).with_name("ioyaml.schema.json")
 
@@ -195,22 +196,40 @@ def _check_rules(rules: tuple[dict, ...], boundaries: dict, docs_as_message: str
         where = f"transformations[{i}]"
         kind = rule["type"]
         if kind == "decode_sentences":
-            source = rule["source"]
-            if source not in boundaries:
-                raise ConfigError(
-                    file,
-                    f"{where}.source",
-                    f"decodes '{source}' sentences but sentence_boundaries has no '{source}' tag",
-                )
-            if source == "last_message" and "document_id" in rule["output_names"]:
-                raise ConfigError(file, f"{where}.output_names.document_id", "only valid with source 'documents'")
-            if source == "documents" and docs_as_message == "string":
-                raise ConfigError(
-                    file,
-                    f"{where}.source",
-                    "cannot decode document sentences when docs_as_message is 'string'",
-                )
+            _check_decode_sentences(rule, where, boundaries, docs_as_message, file)
         elif kind == "likelihood":
             for category in rule["categories_to_values"]:
                 if not isinstance(category, (str, int, float)):
                     raise ConfigError(file, f"{where}.categories_to_values", f"category {category!r} is not a scalar")
+
+
+#: Which ``output_names`` key each source of ``decode_sentences`` adds to the plain span keys.
+_SOURCE_OUTPUT = {"documents": "document_id", "all_but_last_message": "message_index"}
+
+
+def sentence_sources(rule: dict) -> tuple[str, ...]:
+    """A ``decode_sentences`` rule's sources as a tuple (the file may name one or a list)."""
+    source = rule["source"]
+    return (source,) if isinstance(source, str) else tuple(source)
+
+
+def _check_decode_sentences(
+    rule: dict, where: str, boundaries: dict, docs_as_message: str | None, file: str | None
+) -> None:
+    sources = sentence_sources(rule)
+    for source in sources:
+        if source not in boundaries:
+            raise ConfigError(
+                file,
+                f"{where}.source",
+                f"decodes '{source}' sentences but sentence_boundaries has no '{source}' tag",
+            )
+    for source, output in _SOURCE_OUTPUT.items():
+        if output in rule["output_names"] and source not in sources:
+            raise ConfigError(file, f"{where}.output_names.{output}", f"only valid with source '{source}'")
+    if "documents" in sources and docs_as_message == "string":
+        raise ConfigError(
+            file,
+            f"{where}.source",
+            "cannot decode document sentences when docs_as_message is 'string'",
+        )

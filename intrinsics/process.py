@@ -143,10 +143,10 @@ class _Context:
             self._starts = starts
         return self._starts
 
-    def sentences(self, source: str) -> list[dict]:
-        found = self.shared.get(source)
+    def sentences(self, sources: tuple[str, ...]) -> list[dict]:
+        found = self.shared.get(sources)
         if found is None:
-            found = self.shared[source] = self.processor.sentences(self.request, source)
+            found = self.shared[sources] = self.processor.sentences(self.request, sources)
         return found
 
 
@@ -227,35 +227,40 @@ class ChoiceProcessor:
             return MissingFieldError(what, raw=content)
         return SchemaViolationError(what, raw=content)
 
-    def sentences(self, request: dict | None, source: str) -> list[dict]:
-        """Sentences of the last message or of the documents in the rewritten request."""
+    def sentences(self, request: dict | None, sources: tuple[str, ...]) -> list[dict]:
+        """Sentences of the last message, the documents and/or the earlier turns in the
+        rewritten request, numbered across ``sources`` in their order.
+
+        Each is ``{"begin", "end", "text", "document_id", "message_index"}`` (the last two
+        ``None`` where they do not apply).
+        """
         if not isinstance(request, dict):
             raise RequestError("decoding sentence numbers needs the rewritten request; none was given")
-        tag = self.config.sentence_boundaries[source]
         messages = request.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError("the rewritten request has no messages", "messages")
-        if source == "last_message":
-            # The rewrite appended an instruction turn after the tagged message.
-            index = -2 if self.config.instruction is not None else -1
-            if len(messages) < -index:
-                raise RequestError("the rewritten request lacks the tagged last message", "messages")
-            found = unmark_sentences(message_text(messages[index]), tag, 0)
-            if found is None:
-                raise RequestError(f"the tagged message has no sentence marker <{tag}0>", "messages")
-            result = [{"begin": b, "end": e, "text": t} for b, e, t in found]
-        else:
-            result = []
-            for doc_id, text in self._documents(request, messages):
-                found = unmark_sentences(text, tag, len(result))
-                if found is None:
-                    if text.strip():
-                        raise RequestError(
-                            f"document {doc_id} has no sentence marker <{tag}{len(result)}>", "documents"
-                        )
-                    found = []
-                result.extend({"begin": b, "end": e, "text": t, "document_id": doc_id} for b, e, t in found)
+        result: list[dict] = []
+        for source in sources:
+            tag = self.config.sentence_boundaries[source]
+            for text, document_id, message_index in self._tagged_texts(request, messages, source):
+                found = _untag(text, tag, len(result), source, document_id, message_index)
+                result.extend(
+                    {"begin": b, "end": e, "text": t, "document_id": document_id, "message_index": message_index}
+                    for b, e, t in found
+                )
         return result
+
+    def _tagged_texts(self, request: dict, messages: list, source: str) -> list[tuple[str, Any, int | None]]:
+        """(text, document id, message index) of each tagged text of ``source``."""
+        # The rewrite appended an instruction turn after the tagged last message.
+        last = -2 if self.config.instruction is not None else -1
+        if source == "documents":
+            return [(text, doc_id, None) for doc_id, text in self._documents(request, messages)]
+        if len(messages) < -last:
+            raise RequestError("the rewritten request lacks the tagged last message", "messages")
+        if source == "last_message":
+            return [(message_text(messages[last]), None, None)]
+        return [(message_text(m), None, i) for i, m in enumerate(messages[:last])]
 
     def _documents(self, request: dict, messages: list) -> list[tuple[Any, str]]:
         how = self.config.docs_as_message
@@ -282,3 +287,19 @@ class ChoiceProcessor:
                 raise RequestError("each document must be an object with a 'text' string", "documents")
             out.append((d.get("doc_id"), d["text"]))
         return out
+
+
+def _untag(
+    text: str, tag: str, first: int, source: str, document_id: Any, message_index: int | None
+) -> list[tuple[int, int, str]]:
+    """The sentences of one tagged text, the first numbered ``first``; none for an empty text."""
+    found = unmark_sentences(text, tag, first)
+    if found is not None:
+        return found
+    if not text.strip():
+        return []
+    if source == "documents":
+        raise RequestError(f"document {document_id} has no sentence marker <{tag}{first}>", "documents")
+    if source == "last_message":
+        raise RequestError(f"the tagged message has no sentence marker <{tag}{first}>", "messages")
+    raise RequestError(f"message {message_index} has no sentence marker <{tag}{first}>", "messages")

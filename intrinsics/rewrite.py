@@ -5,8 +5,9 @@ put under ``extra_body`` (the OpenAI SDK's convention, and the reference's test 
 shape) is flattened into the top level, and the JSON schema goes in vLLM's top-level
 ``structured_outputs`` field.  Steps, in the reference's order:
 
-1. mark sentence boundaries (``<tagN> `` before each sentence) in the last message
-   and/or the documents;
+1. mark sentence boundaries (``<tagN> `` before each sentence) in the last message,
+   the documents and/or the earlier turns (``all_but_last_message``, numbered on from
+   the documents' last number, as mellea's formatter does);
 2. move the documents into messages if ``docs_as_message``;
 3. append the instruction as a user turn, ``instruction.format(last_message=..., **kwargs)``,
    unless the conversation already ends with exactly that turn;
@@ -79,14 +80,10 @@ class Rewriter:
             if existing_turn is not None:
                 # The client already appended the instruction (model-card style): keep it, once.
                 messages.pop()
-        boundaries = cfg.sentence_boundaries
-        if "last_message" in boundaries:
-            tagged, _ = mark_sentences([message_text(messages[-1])], boundaries["last_message"])
-            messages[-1] = {**messages[-1], "content": tagged[0]}
-        if "documents" in boundaries and documents:
-            texts, _ = mark_sentences([d["text"] for d in documents], boundaries["documents"])
-            documents = [{**d, "text": t} for d, t in zip(documents, texts)]
-            body["documents"] = documents
+        if cfg.sentence_boundaries:
+            documents = _mark_boundaries(cfg.sentence_boundaries, messages, documents)
+            if documents is not None:
+                body["documents"] = documents
         if cfg.docs_as_message and documents is not None:
             messages = _documents_as_messages(documents, cfg.docs_as_message) + messages
             del body["documents"]
@@ -132,6 +129,27 @@ class Rewriter:
             return self.config.instruction.format(**{**kwargs, "last_message": last_message})
         except (KeyError, IndexError, AttributeError, ValueError) as e:
             raise RequestError(f"cannot fill in the instruction: {e!r}", "instruction_kwargs") from e
+
+
+def _mark_boundaries(boundaries: dict, messages: list, documents: list | None) -> list | None:
+    """Tag sentences in place in ``messages`` (a copy owned by the rewrite); return the
+    tagged documents.
+
+    The last message is numbered on its own from 0; the documents, then every earlier
+    turn (``all_but_last_message``), share one numbering, as in mellea's formatter.
+    """
+    if "last_message" in boundaries:
+        tagged, _ = mark_sentences([message_text(messages[-1])], boundaries["last_message"])
+        messages[-1] = {**messages[-1], "content": tagged[0]}
+    number = 0
+    if "documents" in boundaries and documents:
+        texts, number = mark_sentences([d["text"] for d in documents], boundaries["documents"])
+        documents = [{**d, "text": t} for d, t in zip(documents, texts)]
+    if "all_but_last_message" in boundaries:
+        earlier = messages[:-1]
+        texts, _ = mark_sentences([message_text(m) for m in earlier], boundaries["all_but_last_message"], number)
+        messages[:-1] = [{**m, "content": t} for m, t in zip(earlier, texts)]
+    return documents
 
 
 def _checked_messages(messages: Any) -> list:

@@ -14,6 +14,7 @@ import copy
 import json
 from typing import Any
 
+from .config import sentence_sources
 from .errors import MissingFieldError, TransformError
 from .likelihood import Likelihood
 
@@ -174,9 +175,11 @@ class _Explode(_Rule):
 
 
 class _DropDuplicates(_Rule):
-    """Keep the first record of each group of records equal on ``target_fields``.
+    """One record per value of ``target_fields``: where the first such record was, the
+    last one, as mellea's formatter does.
 
-    granite-common 0.4.1 means to do this but, by a bug, returns the list unchanged.
+    granite-common 0.4.1 means to drop duplicates but, by a bug (its key is a generator,
+    never equal to another), returns the list unchanged.
     """
 
     kind = "drop_duplicates"
@@ -186,17 +189,13 @@ class _DropDuplicates(_Rule):
         self.fields = tuple(spec["target_fields"])
 
     def transform(self, value, path, ctx):
-        seen = set()
-        out = []
+        kept: dict = {}
         for i, record in enumerate(_records(value, path, self.kind)):
             missing = [f for f in self.fields if f not in record]
             if missing:
                 raise TransformError(f"drop_duplicates rule at {list(path)}: element {i} has no '{missing[0]}' field")
-            key = tuple(_hashable(record[f]) for f in self.fields)
-            if key not in seen:
-                seen.add(key)
-                out.append(record)
-        return out
+            kept[tuple(_hashable(record[f]) for f in self.fields)] = record
+        return list(kept.values())
 
 
 class _MergeSpans(_Rule):
@@ -244,15 +243,18 @@ class _MergeSpans(_Rule):
 
 
 class _DecodeSentences(_Rule):
-    """A sentence number becomes the sentence's begin, end, text (and document id)."""
+    """A sentence number becomes the sentence's begin, end, text (and document id or
+    message index), added after the record's other fields."""
 
     kind = "decode_sentences"
 
     def __init__(self, spec: dict):
         super().__init__(spec)
-        self.source = spec["source"]
+        self.sources = sentence_sources(spec)
         names = spec["output_names"]
-        self.names = tuple((names[k], k) for k in ("begin", "end", "text", "document_id") if names.get(k))
+        self.names = tuple(
+            (names[k], k) for k in ("begin", "end", "text", "document_id", "message_index") if names.get(k)
+        )
 
     def apply(self, doc, ctx):
         paths = match_paths(doc, self.input_path)
@@ -260,7 +262,7 @@ class _DecodeSentences(_Rule):
             raise MissingFieldError(f"decode_sentences rule: the output has no value at {list(self.input_path)}")
         if not paths:
             return doc
-        sentences = ctx.sentences(self.source)
+        sentences = ctx.sentences(self.sources)
         for path in paths:
             if not path:
                 raise TransformError("decode_sentences rule: input_path must name a field, not the root")
@@ -273,7 +275,7 @@ class _DecodeSentences(_Rule):
             if not 0 <= number < len(sentences):
                 raise TransformError(
                     f"decode_sentences rule at {list(path)}: sentence {number} does not exist "
-                    f"(the {self.source.replace('_', ' ')} has {len(sentences)})"
+                    f"(the {' and '.join(self.sources).replace('_', ' ')} have {len(sentences)})"
                 )
             sentence = sentences[number]
             for name, part in self.names:

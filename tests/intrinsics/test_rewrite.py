@@ -197,6 +197,27 @@ def test_document_sentences_are_tagged_across_documents():
     assert request["documents"][0]["text"] == "One. Two." and request["messages"] == CONVERSATION
 
 
+def test_earlier_turns_are_tagged_after_the_documents_in_one_numbering():
+    intrinsic = _intrinsic(sentence_boundaries={"last_message": "r", "documents": "c", "all_but_last_message": "c"})
+    docs = [{"doc_id": "1", "text": "One. Two."}]
+    history = [{"role": "system", "content": "Be brief. Be kind."}, *deep(CONVERSATION)]
+    request = {"messages": history, "documents": docs}
+    body = intrinsic.rewrite(request)
+    assert body["documents"][0]["text"] == "<c0> One. <c1> Two."
+    assert [m["content"] for m in body["messages"]] == [
+        "<c2> Be brief. <c3> Be kind.",
+        "<c4> What is IBM Research?",
+        "<r0> IBM's research division.",
+    ]
+    assert request["messages"][0]["content"] == "Be brief. Be kind." and request["documents"] == docs
+
+
+def test_earlier_turns_are_numbered_from_zero_without_documents():
+    intrinsic = _intrinsic(sentence_boundaries={"all_but_last_message": "c"})
+    body = intrinsic.rewrite({"messages": deep(CONVERSATION)})
+    assert [m["content"] for m in body["messages"]] == ["<c0> What is IBM Research?", "IBM's research division."]
+
+
 def test_parameter_containers_are_not_shared_between_requests():
     intrinsic = _intrinsic(parameters={"stop": ["\n"], "extra_body": {"options": {"k": 1}}})
     first = intrinsic.rewrite({"messages": deep(CONVERSATION)})

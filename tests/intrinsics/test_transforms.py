@@ -101,7 +101,8 @@ def test_explode_errors():
             _run(intrinsic, bad)
 
 
-def test_drop_duplicates_removes_duplicates_keeping_the_first():
+def test_drop_duplicates_keeps_the_last_record_of_each_key_where_the_first_was():
+    """mellea's fixed behaviour (granite-common 0.4.1 drops nothing)."""
     intrinsic = _intrinsic({"type": "drop_duplicates", "input_path": [], "target_fields": ["a", "b"]})
     records = [
         {"a": 1, "b": 2, "n": 0},
@@ -110,7 +111,7 @@ def test_drop_duplicates_removes_duplicates_keeping_the_first():
         {"a": [1], "b": 2, "n": 3},
         {"a": [1], "b": 2, "n": 4},
     ]
-    assert [r["n"] for r in _run(intrinsic, records)] == [0, 1, 3]
+    assert [r["n"] for r in _run(intrinsic, records)] == [2, 1, 4]
 
 
 def test_drop_duplicates_needs_the_fields():
@@ -218,6 +219,41 @@ def test_decode_documents_from_the_reference_request_shape():
         "extra_body": {"documents": [{"doc_id": "0", "text": "<c0> X. <c1> Y."}]},
     }
     assert _run(intrinsic, [{"c": 1}], request) == [{"c": 1, "d": "0", "b": 3, "e": 5, "t": "Y."}]
+
+
+DECODE_CONTEXT = {
+    "type": "decode_sentences",
+    "source": ["documents", "all_but_last_message"],
+    "input_path": [None, "c"],
+    "output_names": {"begin": "b", "end": "e", "text": "t", "document_id": "d", "message_index": "m"},
+}
+
+
+def test_decode_sentences_of_documents_then_earlier_turns_in_one_numbering():
+    intrinsic = _intrinsic(
+        DECODE_CONTEXT,
+        instruction="Which?",
+        sentence_boundaries={"last_message": "r", "documents": "c", "all_but_last_message": "c"},
+    )
+    request = intrinsic.rewrite(
+        {
+            "messages": [
+                {"role": "user", "content": "Q one. Q two?"},
+                {"role": "assistant", "content": "A."},
+                {"role": "user", "content": "Q three?"},
+                {"role": "assistant", "content": "Answer."},
+            ],
+            "documents": [{"doc_id": "x", "text": "D1. D2."}],
+        }
+    )
+    result = _run(intrinsic, [{"c": 3}, {"c": 1}, {"c": 5}], request)
+    assert result == [
+        {"c": 3, "b": 7, "e": 13, "t": "Q two?", "d": None, "m": 0},
+        {"c": 1, "b": 4, "e": 7, "t": "D2.", "d": "x", "m": None},
+        {"c": 5, "b": 0, "e": 8, "t": "Q three?", "d": None, "m": 2},
+    ]
+    with pytest.raises(TransformError, match="sentence 6 does not exist"):
+        _run(intrinsic, [{"c": 6}], request)
 
 
 @pytest.mark.parametrize("output", [[{"r": 3}], [{"r": -1}], [{"r": "0"}], [{"r": True}]])
