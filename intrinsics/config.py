@@ -4,8 +4,9 @@ The file format is the one granite-common 0.4.1 reads (``model``, ``response_for
 ``transformations`` required; ``instruction``, ``parameters``, ``sentence_boundaries``,
 ``docs_as_message``, ``logprobs_workaround`` optional) plus what newer published files
 use, as mellea's formatter reads them: the ``name`` key, the ``all_but_last_message``
-sentence boundary, and ``decode_sentences`` over a list of sources.  Validation happens here, once, so that a bad file fails at start-up
-with a :class:`~intrinsics.errors.ConfigError` naming the file, the key and the problem,
+sentence boundary, and ``decode_sentences`` over a list of sources.  Validation happens
+here, once, so that a bad file fails at start-up with a
+:class:`~intrinsics.errors.ConfigError` naming the file, the key and the problem,
 instead of failing on the first request. The file is untrusted input (``untrusted``): no
 YAML aliases, no recursive or remote schema references, no exponential-time patterns.
 """
