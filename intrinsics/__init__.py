@@ -15,7 +15,7 @@ the reference silently makes up a number: there it raises a typed error (see
     value = certainty.process_choice(vllm_response["choices"][0], body)["certainty"]
     results = certainty.results(vllm_response, body)  # [{"certainty": 0.4597...}], one per choice
 
-    everything = intrinsics.load_all("configs/intrinsics")   # {"uncertainty": Intrinsic}
+    everything = intrinsics.load_all("configs/intrinsics")   # {"answerability": Intrinsic, ...}
 """
 
 from . import errors

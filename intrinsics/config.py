@@ -228,6 +228,12 @@ def _check_decode_sentences(
     for source, output in _SOURCE_OUTPUT.items():
         if output in rule["output_names"] and source not in sources:
             raise ConfigError(file, f"{where}.output_names.{output}", f"only valid with source '{source}'")
+    if "all_but_last_message" in sources and docs_as_message:
+        raise ConfigError(
+            file,
+            f"{where}.source",
+            "cannot decode earlier turns when docs_as_message puts the documents among them",
+        )
     if "documents" in sources and docs_as_message == "string":
         raise ConfigError(
             file,

@@ -140,6 +140,22 @@ def test_loaded_config_content():
             "transformations[0].output_names.message_index",
             "only valid with source 'all_but_last_message'",
         ),
+        (
+            _edited(
+                sentence_boundaries={"all_but_last_message": "c"},
+                docs_as_message="roles",
+                transformations=[
+                    {
+                        "type": "decode_sentences",
+                        "input_path": [None, "c"],
+                        "source": "all_but_last_message",
+                        "output_names": {"message_index": "m"},
+                    }
+                ],
+            ),
+            "transformations[0].source",
+            "cannot decode earlier turns when docs_as_message",
+        ),
         (_edited(response_format="{not json"), "response_format", "not valid JSON"),
         (_edited(response_format='{"type": "strnig"}'), "response_format", "not a valid JSON Schema"),
         (_edited(response_format="[1, 2]"), "response_format", "must be a JSON Schema object"),
