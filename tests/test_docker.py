@@ -897,3 +897,12 @@ def test_the_file_set_check_sees_a_package_an_image_lacks(tmp_path):
     shutil.rmtree(workdir / "batch")
     proc = run_from_file_set(workdir, "import batch")
     assert proc.returncode != 0 and "No module named 'batch'" in proc.stderr
+
+
+def test_make_images_names_what_is_missing_when_podman_is_not_installed(tmp_path):
+    for tool in ("bash", "sed", "tr", "cat", "sha256sum", "cut"):
+        (tmp_path / tool).symlink_to(shutil.which(tool))
+    script = REPO / "docker" / "build-images.sh"
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
+    proc = subprocess.run([str(tmp_path / "bash"), str(script)], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "podman is not installed" in proc.stderr, proc.stderr
