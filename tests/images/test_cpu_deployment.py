@@ -25,11 +25,11 @@ POD = "granite-certainty-cpu-test"
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 ANSWERED = [*QUESTION, {"role": "assistant", "content": "The capital of France is Paris."}]
 TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
-VLLM_START_S = 900
+VLLM_START_S = 900  # the compose file's start_period is 10 min; on 2 busy cores it takes 1-3
 STOP_GRACE_S = 60
 #: A clean stop: exit 0, or 143 where the server re-raises SIGTERM once it has shut down (uvicorn
 #: does, so that the exit status says what stopped it); 137 would be podman's SIGKILL.
-CLEAN_STOPS = {"exited 0", "exited 143"}  # the compose file's start_period is 10 min; on 2 busy cores it takes 1-3
+CLEAN_STOPS = {"exited 0", "exited 143"}
 
 
 def start_pod(services: dict) -> None:
