@@ -2,9 +2,9 @@
 
 The gateway speaks httpx — its requests, responses and exception types, so that callers see an
 ordinary ``httpx.AsyncBaseTransport`` and tests swap the network for ``httpx.MockTransport``.
-The connections are aiohttp's (already installed with vLLM): its pool (``TCPConnector``: the
-connection limit, keep-alive expiry, TLS), its HTTP/1.1 parser (llhttp) and its proxy support.
-This module translates between the two and adds what neither does for an inference call:
+The connections are aiohttp's (already installed with vLLM): its pool (``TCPConnector``: keep-alive
+and its expiry, TLS), its HTTP/1.1 parser (llhttp) and its proxy support. This module translates
+between the two and adds what neither does for an inference call:
 
 - **A request lost to a closed keep-alive connection is sent again.** A server may close an
   idle connection at the moment the pool hands it to a request; the request then fails before
@@ -13,30 +13,35 @@ This module translates between the two and adds what neither does for an inferen
   side effects). ``Attempt.retried`` tells the caller it happened.
 - **A pooled connection is handed out only if it is clean**: one on which the server sent bytes
   nobody asked for (an answer after the answer) is closed, never given the next request.
-- **A full pool is told apart from a slow connect**: aiohttp's ``connect`` timeout covers both
-  the wait for a free connection and the connect; its tracing hooks say which one ran out.
+- **Requests in flight are bounded** (``max_connections``), and a request that finds them all
+  busy waits at most the pool timeout (``httpx.PoolTimeout``: the gateway's 503 "busy"); aiohttp
+  would count that wait in its connect timeout.
+- **The write timeout**: aiohttp has none (its read timeout starts once the body is out); a body
+  larger than the socket's buffers is sent under it.
 
 Errors (aiohttp's, as the gateway's one httpx tree)::
 
-    ConnectionTimeoutError while queued for a connection    → httpx.PoolTimeout
-    ConnectionTimeoutError / timeout while connecting       → httpx.ConnectTimeout
+    every request slot busy past the pool timeout           → httpx.PoolTimeout
+    ConnectionTimeoutError (no connection within connect)   → httpx.ConnectTimeout
+    the body not sent within the write timeout              → httpx.WriteTimeout
     SocketTimeoutError (nothing arrived within ``read``)    → httpx.ReadTimeout
     ClientConnectorError (refused, DNS, TLS, proxy)         → httpx.ConnectError
     ServerDisconnectedError (closed before the answer)      → httpx.RemoteProtocolError
     ClientPayloadError (the body cut off or malformed)      → httpx.RemoteProtocolError
     ClientResponseError (what came back is not HTTP)        → httpx.RemoteProtocolError
     ClientOSError (the connection reset)                    → httpx.ReadError
-    a header value with CR or LF; a URL that is not http(s) → httpx.LocalProtocolError / UnsupportedProtocol
+    a header value with CR or LF                            → httpx.LocalProtocolError
+    a URL that is not http(s)                               → httpx.UnsupportedProtocol
 
-Timeouts come from the request's ``timeout`` extension (httpx's): ``pool`` bounds the wait for a
-free connection, ``connect`` the connect, ``write`` the sending of the body (aiohttp has no write
-timeout; the body's payload carries one), ``read`` each wait for bytes of the answer.
+A failure before any byte of the answer carries ``before_answer = True``; one that ended a request
+sent a second time carries the first failure as ``retried``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -44,7 +49,11 @@ import aiohttp
 import httpx
 import yarl
 
-__all__ = ["Attempt", "AiohttpTransport", "pooled_transport", "replayable"]
+__all__ = ["READ_WHOLE", "Attempt", "AiohttpTransport", "pooled_transport", "replayable"]
+
+#: A request extension: the caller reads the whole answer, so the transport returns it read (one
+#: ``read`` of aiohttp's, the connection and the request's slot given back at once).
+READ_WHOLE = "granite_certainty.read_whole"
 
 #: Paths (suffixes below any API root) whose POST has no side effect: sent again when a reused
 #: connection fails before any byte of the answer. Not ``/responses`` (it may store what it makes),
@@ -62,6 +71,8 @@ REPLAYABLE_POSTS = (
 )
 #: Methods that are safe to send again by their definition (RFC 9110 §9.2.2).
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: Bodies up to this size go out in one write that cannot wait (aiohttp drains past 64 KiB).
+SMALL_BODY = 64 * 1024
 #: Headers aiohttp would add on its own; the gateway sends exactly the request's headers.
 _AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 _BODY_HEADERS = frozenset({"content-length", "transfer-encoding"})
@@ -77,56 +88,40 @@ def replayable(request: httpx.Request) -> bool:
 
 @dataclass
 class Attempt:
-    """What happened to one request on its way out: whether it took a pooled connection, waited
-    for one, and was sent again after its first connection failed (``retried``: that failure)."""
+    """One sending of a request: whether it went out on a pooled (reused) connection, and, for
+    a request sent a second time, the failure of the first (``retried``)."""
 
     reused: bool = False
-    queued: bool = False
     retried: httpx.TransportError | None = None
-    #: Bounds the wait for a free connection (armed while queued for one; see ``_on_queued``).
-    deadline: asyncio.Timeout | None = None
-    pool_timeout: float | None = None
 
 
-#: The attempt in progress in this task (set around each aiohttp call; read by the tracing hooks).
+#: The attempt in progress in this task (set around each aiohttp call; marked by the connector).
 _ATTEMPT: ContextVar[Attempt | None] = ContextVar("granite_certainty_upstream_attempt", default=None)
 
 
-async def _on_reuse(session, ctx, params) -> None:
-    _ATTEMPT.get().reused = True
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, plus two things: a pooled connection on which the server sent bytes
+    while it was idle (aiohttp would parse them as the next request's answer) is closed, and
+    the attempt in progress learns whether its connection is a reused one."""
 
-
-async def _on_queued(session, ctx, params) -> None:
-    attempt = _ATTEMPT.get()
-    attempt.queued = True
-    if attempt.pool_timeout is not None:
-        attempt.deadline.reschedule(asyncio.get_running_loop().time() + attempt.pool_timeout)
-
-
-async def _on_dequeued(session, ctx, params) -> None:
-    attempt = _ATTEMPT.get()
-    attempt.queued = False
-    attempt.deadline.reschedule(None)
-
-
-def _tracing() -> aiohttp.TraceConfig:
-    config = aiohttp.TraceConfig()
-    config.on_connection_reuseconn.append(_on_reuse)
-    config.on_connection_queued_start.append(_on_queued)
-    config.on_connection_queued_end.append(_on_dequeued)
-    return config
-
-
-class _CleanConnector(aiohttp.TCPConnector):
-    """aiohttp's connector, less one case: a pooled connection on which the server sent bytes
-    while it was idle (aiohttp would parse them as the next request's answer) is closed."""
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._handed_out: weakref.WeakSet = weakref.WeakSet()
 
     async def connect(self, req, traces, timeout):
         while True:
             conn = await super().connect(req, traces, timeout)
-            if conn.protocol is None or not conn.protocol.should_close:
-                return conn
+            protocol = conn.protocol
+            if protocol is None or not protocol.should_close:
+                break
             conn.close()
+        if protocol in self._handed_out:
+            attempt = _ATTEMPT.get()
+            if attempt is not None:
+                attempt.reused = True
+        else:
+            self._handed_out.add(protocol)
+        return conn
 
 
 class _WriteTimeout(TimeoutError):
@@ -134,8 +129,7 @@ class _WriteTimeout(TimeoutError):
 
 
 class _TimedPayload(aiohttp.BytesPayload):
-    """A request body whose sending is bounded by the write timeout (aiohttp's read timeout
-    starts only once the body is out, and it has no write timeout of its own)."""
+    """A request body sent under the write timeout."""
 
     def __init__(self, value: bytes, timeout: float | None):
         super().__init__(value)
@@ -153,11 +147,11 @@ class _TimedPayload(aiohttp.BytesPayload):
 
 
 class _Body(httpx.AsyncByteStream):
-    """An aiohttp response body as it arrives; closing it gives the connection back when the
-    answer was read whole, and closes it otherwise."""
+    """An aiohttp response body as it arrives. Closing it gives the connection back when the
+    answer was read whole (closes it otherwise) and frees the request's slot."""
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request):
-        self._response, self._request = response, request
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request, slots: asyncio.Semaphore):
+        self._response, self._request, self._slots = response, request, slots
 
     async def __aiter__(self):
         try:
@@ -167,62 +161,80 @@ class _Body(httpx.AsyncByteStream):
             raise _httpx_error(exc, self._request, head=True) from exc
 
     async def aclose(self) -> None:
-        response = self._response
+        response, self._response = self._response, None
+        if response is None:
+            return
         if response.content.is_eof():
             response.release()
         else:
             response.close()
+        self._slots.release()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx requests sent through one ``aiohttp.ClientSession`` (made on first use, on the loop
-    that uses it). ``limits``: ``max_connections`` (in use at once) and ``keepalive_expiry``
-    (idle seconds before a pooled connection is closed); ``proxy``: every request through it."""
+    that uses it). ``limits``: ``max_connections`` (requests in flight at once) and
+    ``keepalive_expiry`` (idle seconds before a pooled connection is closed); ``proxy``: every
+    request through it."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext, limits: httpx.Limits, proxy: str | None = None):
         self._ssl = ssl_context
         self._limits = limits
         self._proxy = proxy
         self._session: aiohttp.ClientSession | None = None
-        self._urls: dict[str, yarl.URL] = {}
+        self._slots = asyncio.Semaphore(limits.max_connections or 2**31)  # bound to a loop on first wait
+        self._urls: dict[int, tuple[httpx.URL, yarl.URL]] = {}
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its answer with the body unread (once more on a new
         connection if a reused one failed before the answer and ``replayable`` allows it)."""
+        url = self._url(request)
+        timeouts = request.extensions.get("timeout") or {}
+        await self._take_slot(timeouts.get("pool"), request)
+        try:
+            return await self._send_once_or_twice(request, url, timeouts)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _take_slot(self, timeout: float | None, request: httpx.Request) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # a free slot: no wait, no timeout to arm
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout("every connection is busy", request=request) from None
+
+    async def _send_once_or_twice(self, request: httpx.Request, url: yarl.URL, timeouts: dict) -> httpx.Response:
         attempt = Attempt()
         try:
-            return await self._send(request, attempt)
+            return await self._send(request, url, timeouts, attempt)
         except httpx.TransportError as exc:
-            if not (attempt.reused and _before_answer(exc) and replayable(request)):
+            if not (attempt.reused and getattr(exc, "before_answer", False) and replayable(request)):
                 raise
             try:
-                return await self._send(request, Attempt(retried=exc))
+                return await self._send(request, url, timeouts, Attempt(retried=exc))
             except httpx.TransportError as again:
                 again.retried = exc  # the caller's log names both failures
                 raise
 
-    async def _send(self, request: httpx.Request, attempt: Attempt) -> httpx.Response:
+    async def _send(self, request: httpx.Request, url: yarl.URL, timeouts: dict, attempt: Attempt) -> httpx.Response:
         session = self._session or self._open()
-        timeouts = request.extensions.get("timeout") or {}
-        attempt.pool_timeout = timeouts.get("pool")
         token = _ATTEMPT.set(attempt)
         try:
-            async with asyncio.timeout(None) as attempt.deadline:
-                response = await session.request(
-                    request.method,
-                    self._url(request),
-                    data=await _body(request, timeouts.get("write")),
-                    headers=[(k, v) for k, v in request.headers.multi_items() if k not in _BODY_HEADERS],
-                    timeout=self._timeout(timeouts),
-                    allow_redirects=False,
-                )
-        except TimeoutError as exc:
-            if attempt.queued:  # the deadline ran out while waiting for a free connection
-                raise httpx.PoolTimeout("every connection is busy", request=request) from None
-            if isinstance(exc, _WriteTimeout):
-                raise httpx.WriteTimeout(str(exc), request=request) from None
-            raise _httpx_error(exc, request, head=False) from exc
+            response = await session.request(
+                request.method,
+                url,
+                data=await _body(request, timeouts.get("write")),
+                headers=[(k, v) for k, v in request.headers.multi_items() if k not in _BODY_HEADERS],
+                timeout=self._timeout(timeouts),
+                allow_redirects=False,
+            )
+        except _WriteTimeout as exc:
+            raise httpx.WriteTimeout(str(exc), request=request) from None
         except Exception as exc:
             raise _httpx_error(exc, request, head=False) from exc
         finally:
@@ -230,12 +242,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions = {"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()}
         if attempt.retried is not None:
             extensions["attempt"] = attempt
-        return httpx.Response(
-            response.status, headers=response.raw_headers, stream=_Body(response, request), extensions=extensions
-        )
+        if request.extensions.get(READ_WHOLE):
+            content = await _read_whole(response, request)
+            self._slots.release()
+            return httpx.Response(response.status, headers=response.raw_headers, content=content, extensions=extensions)
+        stream = _Body(response, request, self._slots)
+        return httpx.Response(response.status, headers=response.raw_headers, stream=stream, extensions=extensions)
 
     def _open(self) -> aiohttp.ClientSession:
-        connector = _CleanConnector(
+        connector = _Connector(
             limit=self._limits.max_connections or 0,
             keepalive_timeout=self._limits.keepalive_expiry,
             ssl=self._ssl,
@@ -245,30 +260,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             proxy=self._proxy,
             auto_decompress=False,  # httpx decodes, as it would over its own transport
             skip_auto_headers=_AUTO_HEADERS,
-            trace_configs=[_tracing()],
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         return self._session
 
     def _url(self, request: httpx.Request) -> yarl.URL:
-        key = str(request.url)
-        url = self._urls.get(key)
-        if url is None:
-            if request.url.scheme not in ("http", "https"):
-                raise httpx.UnsupportedProtocol(f"cannot send to a {request.url.scheme!r} URL", request=request)
-            url = yarl.URL(key, encoded=True)
-            if len(self._urls) < 1024:  # the gateway's own paths: a handful (a query makes a new one)
-                self._urls[key] = url
+        # Keyed by the httpx URL object: the gateway's client reuses one per path (and the entry
+        # keeps it alive, so its id is not reused); any other URL is converted each time.
+        known = self._urls.get(id(request.url))
+        if known is not None and known[0] is request.url:
+            return known[1]
+        if request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"cannot send to a {request.url.scheme!r} URL", request=request)
+        url = yarl.URL(str(request.url), encoded=True)
+        if len(self._urls) >= 64:  # one-off URLs (a query, a client-built request) must not crowd it
+            self._urls.clear()
+        self._urls[id(request.url)] = (request.url, url)
         return url
 
     def _timeout(self, timeouts: dict) -> aiohttp.ClientTimeout:
         key = (timeouts.get("connect"), timeouts.get("read"))
         timeout = self._timeouts.get(key)
         if timeout is None:
-            connect, read = key
-            # aiohttp's ``connect`` bounds name resolution and connecting, but also counts the wait
-            # for a free connection: that wait has its own deadline (``Attempt.deadline``), and a
-            # timeout while queued is the pool's whichever ran out.
+            connect, read = key  # ``connect``: name resolution and the connect together
             timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
             self._timeouts[key] = timeout
         return timeout
@@ -280,39 +294,46 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await session.close()
 
 
-async def _body(request: httpx.Request, write_timeout: float | None) -> _TimedPayload | None:
-    """The request's body, read whole (the gateway's bodies are bounded before they get here)."""
+async def _body(request: httpx.Request, write_timeout: float | None) -> bytes | _TimedPayload | None:
+    """The request's body, read whole (the gateway's bodies are bounded before they get here);
+    one larger than a single write carries the write timeout."""
     try:
         body = request.content
     except httpx.RequestNotRead:
         body = await request.aread()
     if not body and request.method in ("GET", "HEAD"):
         return None
-    return _TimedPayload(body, write_timeout)
+    return body if len(body) <= SMALL_BODY or write_timeout is None else _TimedPayload(body, write_timeout)
 
 
-def _before_answer(exc: httpx.TransportError) -> bool:
-    """Whether ``exc`` is a connection that ended before any byte of the answer arrived."""
-    return isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError) and getattr(exc, "before_answer", False)
+async def _read_whole(response: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
+    """The whole body of ``response``; the connection given back (closed if the read failed)."""
+    try:
+        return await response.read()
+    except Exception as exc:
+        response.close()
+        raise _httpx_error(exc, request, head=True) from exc
+    finally:
+        response.release()
 
 
 _NO_ANSWER = "the server closed the connection without an answer"
 
 
-def _httpx_error(exc: Exception, request: httpx.Request, *, head: bool, queued: bool = False) -> Exception:
+def _httpx_error(exc: Exception, request: httpx.Request, *, head: bool) -> Exception:
     """``exc`` (aiohttp's) as httpx's error for ``request``; ``head``: the answer's head had come."""
-    if isinstance(exc, httpx.TransportError | asyncio.CancelledError):
+    if isinstance(exc, httpx.TransportError):
         return exc
-    error = _translate(exc, head=head, queued=queued)
+    error = _translate(exc, head=head)
     error.request = request
     error.before_answer = not head and isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
     return error
 
 
-def _translate(exc: Exception, *, head: bool, queued: bool) -> httpx.TransportError:
+def _translate(exc: Exception, *, head: bool) -> httpx.TransportError:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.PoolTimeout("every connection is busy") if queued else httpx.ConnectTimeout(text)
+        return httpx.ConnectTimeout(text)
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return httpx.ReadTimeout(text)
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -27,7 +27,7 @@ import orjson
 
 from .errors import UpstreamBusy, UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
 from .metrics import Metrics
-from .network import pooled_transport
+from .network import READ_WHOLE, pooled_transport
 from .requestid import current as current_request_id
 from .settings import DeploymentError, Settings
 from .sse import MEDIA_TYPE as SSE
@@ -83,12 +83,12 @@ class Upstream:
         self._timeouts = timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}
 
-    async def _send(self, path: str, body: bytes) -> httpx.Response:
+    async def _send(self, path: str, body: bytes, *, whole: bool = False) -> httpx.Response:
         # What AsyncClient.send would do for this request, less the layers it does not need.
         url = self._urls.get(path)
         if url is None:  # parsed once per path (a handful, all the gateway's own): parsing costs more than sending
             url = self._urls[path] = httpx.URL(self.base_url + path)
-        extensions = {"timeout": self._timeouts}
+        extensions = {"timeout": self._timeouts, READ_WHOLE: whole}
         request = httpx.Request("POST", url, content=body, headers=self._post_headers, extensions=extensions)
         response = await self.transport.handle_async_request(request)
         response.request = request
@@ -98,9 +98,9 @@ class Upstream:
     async def post(self, path: str, body: bytes) -> httpx.Response:
         """POST a JSON body and read the whole answer; transport failures raise typed errors."""
         async with self._mapped("POST", path):
-            response = await self._send(path, body)
+            response = await self._send(path, body, whole=True)
             try:
-                await response.aread()
+                await response.aread()  # read already, where the transport is the network's
             finally:
                 await response.aclose()
             return response

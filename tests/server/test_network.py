@@ -9,10 +9,12 @@ import socket
 import httpx
 import pytest
 
-from server.network import Attempt, pooled_transport
+from server.network import READ_WHOLE, Attempt, pooled_transport
 
 #: More than aiohttp reads from the socket at once (its read buffer is 64 KiB).
 READ_HIGH_WATER = 256 * 1024
+#: Timeouts of a request sent to the transport directly (the pool's wait short).
+POOL = httpx.Timeout(5, pool=0.2).as_dict()
 LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=30)
 
 
@@ -648,3 +650,50 @@ def test_an_upstream_that_closes_after_each_keep_alive_answer_loses_no_request_o
     results = asyncio.run(asyncio.wait_for(main(), 60))
     assert [r for r in results if r != b"ok"] == []
     assert len(results) == 300 and len(seen) == 300
+
+
+def test_an_answer_asked_for_whole_comes_back_read_and_its_connection_and_slot_are_reused():
+    connections = []
+
+    async def handler(reader, writer):
+        connections.append(writer)
+        while True:
+            try:
+                await read_request(reader)
+            except ConnectionError:
+                return
+            writer.write(answer(b"whole"))
+            await writer.drain()
+
+    async def main():
+        server, url = await serve(handler)
+        transport = pooled_transport(verify=True, limits=httpx.Limits(max_connections=1), proxy=None)
+        async with server:
+            answers = []
+            for _ in range(3):  # one slot: a slot not given back would make the second a pool timeout
+                request = httpx.Request("POST", url, content=b"{}", extensions={READ_WHOLE: True, "timeout": POOL})
+                answers.append((await transport.handle_async_request(request)).content)
+            await transport.aclose()
+        return answers
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [b"whole"] * 3
+    assert len(connections) == 1
+
+
+def test_an_answer_asked_for_whole_that_is_cut_off_is_a_protocol_error():
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part")
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server, url = await serve(handler)
+        transport = pooled_transport(verify=True, limits=LIMITS, proxy=None)
+        async with server:
+            request = httpx.Request("POST", url, content=b"{}", extensions={READ_WHOLE: True, "timeout": POOL})
+            with pytest.raises(httpx.RemoteProtocolError):
+                await transport.handle_async_request(request)
+            await transport.aclose()
+
+    asyncio.run(asyncio.wait_for(main(), 10))

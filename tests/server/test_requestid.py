@@ -21,4 +21,4 @@ def test_the_answer_carries_the_clients_request_id_or_a_new_one(sent, kept):
         given = client.get("/livez", headers={"x-request-id": sent.encode()}).headers["x-request-id"]
         fresh = client.get("/livez").headers["x-request-id"]
     assert (given == sent) is kept
-    assert len(fresh) == 32 and fresh != given
+    assert len(fresh) >= 18 and fresh != given
