@@ -7,7 +7,8 @@ this checkout each run a gateway (``serve --vllm-url``) attached to the same zer
 (bench/zero_upstream.py); requests to the upstream directly and to each gateway, pass-through
 and the ``uncertainty`` intrinsic, are interleaved (A, B, C, ...) so that machine noise hits
 every variant alike. Reported: p50/p99 per variant, each gateway's added p50 per request, and
-this checkout's added latency over the baseline's. ``--floor`` adds the floor relay
+this checkout's added latency over the baseline's, and each gateway process's CPU per request
+(``/proc``). ``--floor`` adds the floor relay
 (bench/floor_relay.py: a raw ASGI relay through the same httpx transport) as a third "gateway":
 issue 17's floor, what a gateway that receives one request and sends one cannot go below.
 """
@@ -67,6 +68,12 @@ def start_floor(upstream: str) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and its waited-for children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_live(url: str, timeout_s: float = 60) -> bool:
     """Whether ``url``/livez answers 200 within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
@@ -117,7 +124,11 @@ def main() -> None:
         if args.floor:
             proc, gateways["floor relay"] = start_floor(upstream_url)
             procs.append(proc)
+        pids = dict(zip(gateways, (p.pid for p in procs[1:]), strict=True))
+        cpu_before = {g: cpu_seconds(pid) for g, pid in pids.items()}
         lat = asyncio.run(compare(upstream_url, gateways, args.requests))
+        sent = 2 * (args.requests + 50)  # pass-through and intrinsic, warm-up included
+        cpu = {g: (cpu_seconds(pid) - cpu_before[g]) / sent * 1e6 for g, pid in pids.items()}
     finally:
         for proc in procs:
             proc.terminate()
@@ -134,6 +145,10 @@ def main() -> None:
             + ", ".join(f"{g} {ms * 1000:.3f} ms ({ms / direct_p50:.3f}x direct)" for g, ms in added.items())
             + f"; this checkout / baseline {new / old:.3f}x"
         )
+    print(
+        "CPU per request (/proc, pass-through and intrinsic together): "
+        + ", ".join(f"{g} {us:.0f} µs" for g, us in cpu.items())
+    )
 
 
 if __name__ == "__main__":

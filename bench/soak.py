@@ -1,7 +1,7 @@
 """The load and fault soak: many clients against the real tiny stack, vLLM killed mid-run, then a
 rolling restart with streams open. A benchmark script, not a timed test.
 
-    python bench/soak.py [--clients 200] [--seconds 60] [--kill-at 20] [--restart-streams 50]
+    python bench/soak.py [--clients 200] [--seconds 60] [--kill-at 20] [--restart-streams 50] [--cpu-hog]
 
 Run 1: ``--clients`` concurrent clients for at least ``--seconds`` (and until 15 s after
 recovery), each sending one kind of request over and over: base non-stream, base stream,
@@ -11,6 +11,11 @@ phase (before the kill, the outage until the first good answer, after recovery):
 OpenAI errors by status, hung (no answer in 120 s), garbled (a 200 that does not parse, a
 stream without ``[DONE]``), 500s, p50/p99 latency; the gateway's RSS at start and end; the
 time from the kill to the first good answer.
+
+After run 1, the gateway's own account of what went wrong with vLLM: its
+``granite_certainty_upstream_failures_total`` by cause and outcome. ``--cpu-hog`` keeps one core
+busy with a spinning process for both runs (a loaded machine: the event loop sees a closed
+connection later).
 
 Run 2: ``--restart-streams`` long streams are opened, then ``serve`` gets SIGTERM (a rolling
 restart): each stream must complete, or end with an error event and ``[DONE]``.
@@ -23,6 +28,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -166,6 +173,19 @@ def report(run: dict) -> None:
     print(f"gateway RSS: {run['rss'][0]:.0f} MB at start, {run['rss'][1]:.0f} MB at end")
 
 
+def upstream_failures(gateway: str) -> list[str]:
+    """The gateway's counts of failed calls to vLLM, by cause and outcome (its /metrics)."""
+    text = httpx.get(f"{gateway}/metrics", timeout=10).text
+    return [line for line in text.splitlines() if line.startswith("granite_certainty_upstream_failures_total")]
+
+
+def cpu_hog() -> subprocess.Popen:
+    """A process that keeps the first core busy until it is killed."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    os.sched_setaffinity(hog.pid, {min(os.sched_getaffinity(0))})
+    return hog
+
+
 async def rolling_restart(stack: Stack, streams: int) -> Counter:
     """Open ``streams`` long streams, SIGTERM ``serve`` once all have begun, classify each."""
     body = {"model": BASE, "messages": [{"role": "user", "content": "Tell me a long story."}], "stream": True}
@@ -203,17 +223,24 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--kill-at", type=float, default=20)
     ap.add_argument("--restart-streams", type=int, default=50)
+    ap.add_argument("--cpu-hog", action="store_true", help="keep one core busy for the whole soak")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="soak-"))
     env = {"GRANITE_CERTAINTY_VLLM__RESTART_BACKOFF_S": "0.5"}
-    with Stack(CONFIG, log_path=logs / "kill.log", env=env) as stack:
-        print(f"## Run 1: {args.clients} clients, vLLM killed at {args.kill_at:g} s (logs: {logs})\n")
-        report(asyncio.run(kill_run(stack, args.clients, args.seconds, args.kill_at)))
-    with Stack(CONFIG, log_path=logs / "restart.log") as stack:
-        print(f"\n## Run 2: SIGTERM to serve with {args.restart_streams} streams open\n")
-        outcome = asyncio.run(rolling_restart(stack, args.restart_streams))
-        print(dict(outcome))
-        print(f"serve exited with {stack.proc.wait(120)}")
+    hog = cpu_hog() if args.cpu_hog else None
+    try:
+        with Stack(CONFIG, log_path=logs / "kill.log", env=env) as stack:
+            print(f"## Run 1: {args.clients} clients, vLLM killed at {args.kill_at:g} s (logs: {logs})\n")
+            report(asyncio.run(kill_run(stack, args.clients, args.seconds, args.kill_at)))
+            print("\n".join(["upstream failures (the gateway's metrics):", *upstream_failures(stack.url)]))
+        with Stack(CONFIG, log_path=logs / "restart.log") as stack:
+            print(f"\n## Run 2: SIGTERM to serve with {args.restart_streams} streams open\n")
+            outcome = asyncio.run(rolling_restart(stack, args.restart_streams))
+            print(dict(outcome))
+            print(f"serve exited with {stack.proc.wait(120)}")
+    finally:
+        if hog is not None:
+            hog.kill()
 
 
 if __name__ == "__main__":
