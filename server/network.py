@@ -326,8 +326,15 @@ def _httpx_error(exc: Exception, request: httpx.Request, *, head: bool) -> Excep
         return exc
     error = _translate(exc, head=head)
     error.request = request
-    error.before_answer = not head and isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
+    error.before_answer = _ended_before_answer(exc, head)
     return error
+
+
+def _ended_before_answer(exc: Exception, head: bool) -> bool:
+    """Whether ``exc`` is a connection, made or taken from the pool, that ended (closed or reset)
+    before any byte of the answer arrived — not one that could not be made."""
+    ended = isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
+    return ended and not head and not isinstance(exc, aiohttp.ClientConnectorError)
 
 
 def _translate(exc: Exception, *, head: bool) -> httpx.TransportError:

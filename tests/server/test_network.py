@@ -697,3 +697,16 @@ def test_an_answer_asked_for_whole_that_is_cut_off_is_a_protocol_error():
             await transport.aclose()
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_connection_that_cannot_be_made_is_not_counted_as_one_that_ended_before_its_answer():
+    async def main():
+        with socket.socket() as unused:  # a port nobody listens on
+            unused.bind(("127.0.0.1", 0))
+            refused = f"http://127.0.0.1:{unused.getsockname()[1]}/v1/chat/completions"
+        async with client() as c:
+            with pytest.raises(httpx.ConnectError) as caught:
+                await c.post(refused, content=b"{}")
+        return caught.value
+
+    assert getattr(asyncio.run(asyncio.wait_for(main(), 10)), "before_answer", False) is False
