@@ -45,9 +45,13 @@ class _Strict(BaseModel):
 class _Source(_Strict):
     """Where weights come from: a local directory, or a Hugging Face repo id (+ subfolder)."""
 
+    #: A local directory holding the weights (relative paths: to the config file).
     path: str | None = None
+    #: A Hugging Face repo id, downloaded through ``huggingface_hub`` (``HF_HOME``, ``HF_HUB_OFFLINE``).
     repo: str | None = None
+    #: The folder inside ``repo`` that holds the weights.
     subfolder: str | None = None
+    #: The branch, tag or commit of ``repo``; unset: its default branch.
     revision: str | None = None
 
 
@@ -72,6 +76,7 @@ class AdapterSettings(_Source):
 
     With ``model.tiny`` the adapter may name no source: it is the tiny model's own adapter."""
 
+    #: The model name clients send to use this adapter (vLLM's LoRA module name).
     name: str
     #: Which intrinsic (``configs/intrinsics/<intrinsic>/io.yaml``) this adapter serves; default: ``name``.
     intrinsic: str | None = None
@@ -84,7 +89,9 @@ class VLLMSettings(_Strict):
 
     #: Attach to a running vLLM at this URL instead of starting one.
     url: str | None = None
+    #: The address a vLLM that ``serve`` starts listens on.
     host: str = "127.0.0.1"
+    #: The port a vLLM that ``serve`` starts listens on (not the gateway's ``port``).
     port: int = 8001
     #: Interpreter that has vLLM installed (default: the gateway's own).
     python: str | None = None
@@ -101,22 +108,26 @@ class VLLMSettings(_Strict):
     ca_file: str | None = None
     #: Upper bound on --max-lora-rank; an adapter above it is a config error.
     max_lora_rank: int | None = None
-    #: Scale-up on one host (vLLM's own flags, passed when set): engine replicas across GPUs
-    #: (``--data-parallel-size``), GPUs per replica (``--tensor-parallel-size``), adapters in one
-    #: batch (``--max-loras``; default: the number of adapters) and kept in CPU memory (``--max-cpu-loras``).
+    #: Scale-up on one host (vLLM's own flags, passed when set, like the three below): engine
+    #: replicas across GPUs (``--data-parallel-size``).
     data_parallel_size: int | None = Field(default=None, ge=1)
+    #: GPUs per engine replica (``--tensor-parallel-size``).
     tensor_parallel_size: int | None = Field(default=None, ge=1)
+    #: Adapters in one batch (``--max-loras``); default: the number of adapters.
     max_loras: int | None = Field(default=None, ge=1)
+    #: Adapters kept in CPU memory (``--max-cpu-loras``).
     max_cpu_loras: int | None = Field(default=None, ge=1)
     #: vLLM's ``--seed``: the seed of requests that sample without their own ``seed``. Passed when set;
     #: the test suite's ``--vllm-seed`` sets it to audit tests that depend on what sampling writes.
     seed: int | None = Field(default=None, ge=0)
+    #: How long ``serve`` waits for a vLLM it started to answer ``/health`` before it gives up.
     startup_timeout_s: float = 900.0
 
     #: Restarts of a vLLM that ``serve`` started and that died, before ``serve`` gives up (exits 1).
     restart_attempts: int = Field(default=5, ge=0)
     #: Wait before the first restart; doubles with each failed one, up to ``restart_backoff_max_s``.
     restart_backoff_s: float = Field(default=1.0, ge=0)
+    #: The longest wait between two restarts.
     restart_backoff_max_s: float = Field(default=60.0, ge=0)
 
     @property
@@ -128,9 +139,13 @@ class VLLMSettings(_Strict):
 class FallbackSettings(_Strict):
     """A second OpenAI-compatible server that answers when certainty is too low."""
 
+    #: The fallback server's base URL (its ``/v1/chat/completions`` is called).
     url: str
+    #: The model name sent to the fallback server.
     model: str
+    #: Sent as ``Authorization: Bearer <api_key>`` to the fallback server.
     api_key: str | None = None
+    #: Seconds to wait for the fallback server's answer.
     timeout_s: float = 120.0
 
 
@@ -143,7 +158,10 @@ class CertaintySettings(_Strict):
     always: bool = False
     #: Below this certainty the guard acts; ``None`` means no guard unless the request sets one.
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: What the guard does below the threshold: mark the choice ``low_certainty``, replace its
+    #: content with ``abstain_message``, or ask the ``fallback`` server.
     action: Literal["flag", "abstain", "fallback"] = "flag"
+    #: The content of an answer the guard abstains from (the answer moves to ``original_content``).
     abstain_message: str = "I am not certain enough of an answer to this question to give one."
     fallback: FallbackSettings | None = None
     #: Certainties kept for identical scoring requests (greedy: the same request, the same
@@ -163,12 +181,15 @@ class LimitSettings(_Strict):
     #: Requests being answered at once, gateway-wide; above it 503 ``server_overloaded`` with
     #: ``Retry-After`` (health, readiness and metrics are never refused).
     max_in_flight: int = Field(default=512, ge=1)
+    #: Most ``messages`` in one chat request (400 above it).
     max_messages: int = Field(default=1024, ge=1)
+    #: Most ``documents`` in one chat request (400 above it).
     max_documents: int = Field(default=256, ge=0)
     #: Most choices (``n``) of a request whose answers are scored for certainty.
     max_n: int = Field(default=8, ge=1)
-    #: Scoring calls of one request that run at once, and of the whole gateway.
+    #: Scoring calls of one request that run at once.
     scoring_per_request: int = Field(default=4, ge=1)
+    #: Scoring calls of the whole gateway that run at once.
     scoring_total: int = Field(default=64, ge=1)
     #: How long a scoring call waits for a gateway-wide slot before its choice is left unscored.
     scoring_wait_s: float = Field(default=10.0, gt=0)
@@ -209,7 +230,9 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
+    #: The address the gateway listens on; ``0.0.0.0`` for every interface (then set ``api_key``).
     host: str = "127.0.0.1"
+    #: The port the gateway listens on.
     port: int = 8000
     #: When set, ``/v1/*`` requires ``Authorization: Bearer <api_key>``.
     api_key: str | None = None
@@ -219,6 +242,7 @@ class Settings(BaseSettings):
     allow_unauthenticated: bool = False
     #: Seconds to wait for vLLM on one request (connect and read).
     upstream_timeout_s: float = 600.0
+    #: Seconds to wait for a connection to vLLM (or the fallback) to open.
     upstream_connect_timeout_s: float = 5.0
     #: Idle seconds after which a pooled connection to vLLM (or the fallback) is closed: below
     #: vLLM's own keep-alive timeout (uvicorn's 5 s), so that the gateway closes first.
@@ -231,6 +255,7 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     #: Where the tiny model is built and logs are written.
     cache_dir: str = Field(default_factory=lambda: str(Path.home() / ".cache" / "granite-certainty"))
+    #: The gateway's log level: ``debug``, ``info``, ``warning`` or ``error``.
     log_level: str = "info"
 
     model: BaseModelSettings
