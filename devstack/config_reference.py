@@ -102,8 +102,9 @@ def default(info: FieldInfo) -> str:
     value = info.get_default(call_default_factory=True)
     if value is None:
         return "unset"
-    if isinstance(value, str):
-        value = value.replace(str(Path.home()), "~", 1)
+    home = str(Path.home()).rstrip("/") + "/"
+    if isinstance(value, str) and value.startswith(home):
+        value = "~/" + value.removeprefix(home)
     if isinstance(value, bool):
         value = str(value).lower()
     return f"`{value}`" if value not in ([], {}) else "empty"
