@@ -129,6 +129,7 @@ async def kill_run(stack: Stack, clients: int, seconds: float, kill_at: float) -
         await asyncio.sleep(kill_at)
         killed = time.monotonic()
         os.killpg(engine_group(stack.proc.pid), signal.SIGKILL)
+        until[0] = float("inf")  # the clients go on through the outage, however long the restart takes
         recovered = None
         while recovered is None and time.monotonic() - killed < 900:
             await asyncio.sleep(0.5)
