@@ -35,6 +35,23 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes, int]
     return head, body, reads
 
 
+def answering_every_request(body: bytes, connections: list):
+    """A server's handler that answers every request on a connection with ``body``, keeping the
+    connection (appended to ``connections``) open between them."""
+
+    async def handler(reader, writer):
+        connections.append(writer)
+        while True:
+            try:
+                await read_request(reader)
+            except ConnectionError:
+                return
+            writer.write(answer(body))
+            await writer.drain()
+
+    return handler
+
+
 def answer(body: bytes, *, close: bool = False) -> bytes:
     extra = b"connection: close\r\n" if close else b""
     return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (len(body), extra, body)
@@ -462,16 +479,7 @@ def test_a_server_that_does_not_read_the_request_is_a_write_timeout():
 
 def test_a_connection_idle_past_the_keepalive_expiry_is_closed_not_reused():
     connections = []
-
-    async def handler(reader, writer):
-        connections.append(writer)
-        while True:
-            try:
-                await read_request(reader)
-            except ConnectionError:
-                return
-            writer.write(answer(b"ok"))
-            await writer.drain()
+    handler = answering_every_request(b"ok", connections)
 
     async def main():
         server, url = await serve(handler)
@@ -654,16 +662,7 @@ def test_an_upstream_that_closes_after_each_keep_alive_answer_loses_no_request_o
 
 def test_an_answer_asked_for_whole_comes_back_read_and_its_connection_and_slot_are_reused():
     connections = []
-
-    async def handler(reader, writer):
-        connections.append(writer)
-        while True:
-            try:
-                await read_request(reader)
-            except ConnectionError:
-                return
-            writer.write(answer(b"whole"))
-            await writer.drain()
+    handler = answering_every_request(b"whole", connections)
 
     async def main():
         server, url = await serve(handler)
