@@ -100,26 +100,29 @@ _ATTEMPT: ContextVar[Attempt | None] = ContextVar("granite_certainty_upstream_at
 
 
 class _Connector(aiohttp.TCPConnector):
-    """aiohttp's connector, plus two things: a pooled connection on which the server sent bytes
-    while it was idle (aiohttp would parse them as the next request's answer) is closed, and
-    the attempt in progress learns whether its connection is a reused one."""
+    """aiohttp's connector, plus three things: a pooled connection on which the server sent bytes
+    while it was idle (aiohttp would parse them as the next request's answer) is closed; a request
+    sent a second time gets a new connection (the pooled ones it meets are closed: their server
+    may have closed them too); and the attempt in progress learns whether its connection is a
+    reused one."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._handed_out: weakref.WeakSet = weakref.WeakSet()
 
     async def connect(self, req, traces, timeout):
+        attempt = _ATTEMPT.get()
+        again = attempt is not None and attempt.retried is not None
         while True:
             conn = await super().connect(req, traces, timeout)
             protocol = conn.protocol
-            if protocol is None or not protocol.should_close:
+            reused = protocol in self._handed_out
+            if not (protocol is None or protocol.should_close or (again and reused)):
                 break
-            conn.close()
-        if protocol in self._handed_out:
-            attempt = _ATTEMPT.get()
-            if attempt is not None:
-                attempt.reused = True
-        else:
+            conn.close()  # stray bytes on it; or a request sent again, which goes on a new connection
+        if reused and attempt is not None:
+            attempt.reused = True
+        elif not reused:
             self._handed_out.add(protocol)
         return conn
 

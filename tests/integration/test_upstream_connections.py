@@ -31,7 +31,8 @@ class ClosingRelay:
         async with self._session.request(
             request.method, self.upstream + request.path_qs, data=await request.read(), headers=headers
         ) as up:
-            answer = web.StreamResponse(status=up.status, headers={"content-type": up.headers["content-type"]})
+            kept = {k: v for k, v in up.headers.items() if k.lower() == "content-type"}
+            answer = web.StreamResponse(status=up.status, headers=kept)
             await answer.prepare(request)
             async for chunk in up.content.iter_any():
                 await answer.write(chunk)

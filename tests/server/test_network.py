@@ -709,3 +709,33 @@ def test_a_connection_that_cannot_be_made_is_not_counted_as_one_that_ended_befor
         return caught.value
 
     assert getattr(asyncio.run(asyncio.wait_for(main(), 10)), "before_answer", False) is False
+
+
+def test_a_request_sent_again_goes_on_a_new_connection_not_on_another_pooled_one():
+    both_open = asyncio.Event()
+    connections = []
+
+    async def handler(reader, writer):  # answers a connection's first request, drops its second
+        connections.append(writer)
+        if len(connections) == 2:
+            both_open.set()
+        try:
+            await read_request(reader)
+            await both_open.wait()  # two connections in the pool, both to be dropped on reuse
+            writer.write(answer(b"ok"))
+            await writer.drain()
+            await read_request(reader)
+        except ConnectionError:
+            return
+        writer.close()
+
+    async def main():
+        server, url = await serve(handler)
+        async with server, client() as c:
+            chat = url + "/v1/chat/completions"
+            await asyncio.gather(c.post(chat, content=b"{}"), c.post(chat, content=b"{}"))
+            return await c.post(chat, content=b"{}")
+
+    resp = asyncio.run(asyncio.wait_for(main(), 10))
+    assert resp.content == b"ok" and isinstance(resp.extensions["attempt"].retried, httpx.RemoteProtocolError)
+    assert len(connections) == 3  # the two pooled ones, then one new: never the second pooled one
