@@ -247,8 +247,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions["attempt"] = attempt
         if request.extensions.get(READ_WHOLE):
             content = await _read_whole(response, request)
-            self._slots.release()
-            return httpx.Response(response.status, headers=response.raw_headers, content=content, extensions=extensions)
+            headers = response.raw_headers
+            whole = httpx.Response(response.status, headers=headers, content=content, extensions=extensions)
+            self._slots.release()  # last: anything raised before it is released once, by the caller
+            return whole
         stream = _Body(response, request, self._slots)
         return httpx.Response(response.status, headers=response.raw_headers, stream=stream, extensions=extensions)
 
