@@ -366,9 +366,7 @@ def _translate(exc: Exception, *, head: bool) -> httpx.TransportError:
 
 
 def pooled_transport(
-    *, verify: ssl.SSLContext | str | bool, limits: httpx.Limits, proxy: httpx.Proxy | str | None
+    *, verify: ssl.SSLContext | str | bool, limits: httpx.Limits, proxy: str | None
 ) -> AiohttpTransport:
-    """The gateway's transport for ``verify`` (httpx's meaning), ``limits`` and ``proxy``."""
-    if isinstance(proxy, httpx.Proxy):
-        proxy = str(proxy.url)
+    """The gateway's transport for ``verify`` (httpx's meaning), ``limits`` and ``proxy`` (a URL)."""
     return AiohttpTransport(ssl_context=httpx.create_ssl_context(verify=verify), limits=limits, proxy=proxy)

@@ -35,9 +35,10 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes, int]
     return head, body, reads
 
 
-def answering_every_request(body: bytes, connections: list):
-    """A server's handler that answers every request on a connection with ``body``, keeping the
-    connection (appended to ``connections``) open between them."""
+def answering_every_request(body: bytes, connections: list, *, close: bool = False):
+    """A server's handler that answers every request on a connection with ``body`` (saying
+    ``connection: close`` when ``close``), keeping the connection (appended to ``connections``)
+    open between them."""
 
     async def handler(reader, writer):
         connections.append(writer)
@@ -46,8 +47,20 @@ def answering_every_request(body: bytes, connections: list):
                 await read_request(reader)
             except ConnectionError:
                 return
-            writer.write(answer(body))
+            writer.write(answer(body, close=close))
             await writer.drain()
+
+    return handler
+
+
+def replying(raw: bytes):
+    """A server's handler that answers one request with the bytes ``raw`` and closes."""
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
 
     return handler
 
@@ -254,14 +267,8 @@ def test_a_chunked_answer_is_read_part_by_part_as_it_arrives():
 
 
 def test_an_answer_without_a_length_ends_where_the_connection_does():
-    async def handler(reader, writer):
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nall of it")
-        await writer.drain()
-        writer.close()
-
     async def main():
-        server, url = await serve(handler)
+        server, url = await serve(replying(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nall of it"))
         async with server, client() as c:
             return (await c.post(url, content=b"{}")).content
 
@@ -279,14 +286,8 @@ def test_an_answer_without_a_length_ends_where_the_connection_does():
     ids=["garbage", "a bad length", "closed at once", "cut off, not a short body"],
 )
 def test_a_server_that_answers_no_http_is_a_protocol_error(reply):
-    async def handler(reader, writer):
-        await read_request(reader)
-        writer.write(reply)
-        await writer.drain()
-        writer.close()
-
     async def main():
-        server, url = await serve(handler)
+        server, url = await serve(replying(reply))
         async with server, client() as c:
             with pytest.raises(httpx.RemoteProtocolError):
                 await c.post(url, content=b"{}")
@@ -296,16 +297,7 @@ def test_a_server_that_answers_no_http_is_a_protocol_error(reply):
 
 def test_an_answer_that_says_close_is_the_last_on_its_connection():
     connections = []
-
-    async def handler(reader, writer):
-        connections.append(writer)
-        while True:
-            try:
-                await read_request(reader)
-            except ConnectionError:
-                return
-            writer.write(answer(b"ok", close=True))
-            await writer.drain()
+    handler = answering_every_request(b"ok", connections, close=True)
 
     async def main():
         server, url = await serve(handler)
@@ -680,14 +672,8 @@ def test_an_answer_asked_for_whole_comes_back_read_and_its_connection_and_slot_a
 
 
 def test_an_answer_asked_for_whole_that_is_cut_off_is_a_protocol_error():
-    async def handler(reader, writer):
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part")
-        await writer.drain()
-        writer.close()
-
     async def main():
-        server, url = await serve(handler)
+        server, url = await serve(replying(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part"))
         transport = pooled_transport(verify=True, limits=LIMITS, proxy=None)
         async with server:
             request = httpx.Request("POST", url, content=b"{}", extensions={READ_WHOLE: True, "timeout": POOL})
