@@ -6,7 +6,7 @@ app in-process (httpx.ASGITransport) against a zero-cost upstream (httpx.MockTra
 worst lateness is what every other stream on that loop waits while this body is read, parsed
 and validated. Side by side: a small request (the floor of the probe) and the two body shapes.
 
-Run: ``python bench/bench_body_stall.py`` (prints a Markdown table for docs/reliability.md).
+Run: ``python bench/bench_body_stall.py`` (prints a Markdown table for docs/deployment/reliability.md).
 """
 
 from __future__ import annotations

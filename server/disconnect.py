@@ -41,7 +41,7 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     Call only after the request body has been read (the next ASGI message is then the
     disconnect). ``work`` runs in the calling task; after ``WATCH_AFTER_S`` a watcher task waits
     for the disconnect and cancels that task. A task per request (or two, and ``asyncio.wait``)
-    was a tenth of the gateway's own time on the hot path (docs/benchmarks.md)."""
+    was a tenth of the gateway's own time on the hot path (docs/contributing/benchmarks.md)."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     gone = finished = False

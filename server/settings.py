@@ -170,7 +170,7 @@ class CertaintySettings(_Strict):
 
 
 class LimitSettings(_Strict):
-    """Bounds on the work one request, and all requests together, can cause (docs/reliability.md)."""
+    """Bounds on the work one request, and all requests together, can cause (docs/deployment/reliability.md)."""
 
     #: Largest request body accepted (413 above it, checked before the body is parsed).
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

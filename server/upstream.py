@@ -10,7 +10,7 @@ faults with ``httpx.MockTransport`` and no server.
 The hot path (``post``, ``stream``) hands its request straight to the pooled transport: a
 request to vLLM has no redirects, auth flows, cookies or event hooks for ``AsyncClient.send``
 to handle, and those layers were a quarter of the gateway's own CPU per pass-through request
-(py-spy, docs/benchmarks.md). Headers and timeouts are merged once, here, not per request.
+(py-spy, docs/contributing/benchmarks.md). Headers and timeouts are merged once, here, not per request.
 """
 
 from __future__ import annotations

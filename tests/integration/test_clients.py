@@ -1,4 +1,4 @@
-"""The recipes of docs/clients.md, each driving its real client against the real tiny stack: the
+"""The recipes of docs/serving/clients.md, each driving its real client against the real tiny stack: the
 OpenAI SDK (the body's fields, the headers through ``with_raw_response``), LangChain's ChatOpenAI
 (invoke, stream, the ``uncertainty`` model) and LiteLLM (``openai/`` and ``hosted_vllm/``). Each
 certainty read through a client is compared with the body's, or with the ``uncertainty`` route's

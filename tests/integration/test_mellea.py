@@ -18,7 +18,7 @@ from .conftest import CONVERSATIONS, conversation
 #: mellea 0.8.0's reader of a Granite Switch folder warns that its class is deprecated (not its format).
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-#: The script of docs/clients.md's mellea section as a user runs it (URL, model and folder filled in; the answer
+#: The script of docs/serving/clients.md's mellea section as a user runs it (URL, model and folder filled in; the answer
 #: kept short and greedy, for the tiny model on CPU).
 USER_SCRIPT = """
 from mellea import start_session
