@@ -8,6 +8,7 @@ from typing import Any
 
 from .config import IntrinsicConfig, parse_config, read_config
 from .errors import OutputError
+from .needs import judges_answer
 from .process import ChoiceProcessor
 from .rewrite import Rewriter
 from .selfcheck import self_check
@@ -41,11 +42,24 @@ class Intrinsic:
         self.name = name
         self.model = model if model is not None else config.model
         self.default_temperature = default_temperature
-        self._rewriter = Rewriter(config, model=self.model, default_temperature=default_temperature)
+        self._rewriter = Rewriter(
+            config, model=self.model, default_temperature=default_temperature, kind=config.name or name
+        )
         self._processor = ChoiceProcessor(config, build_rules(config.transformations))
 
     def __repr__(self) -> str:
         return f"Intrinsic(name={self.name!r}, model={self.model!r}, file={self.config.file!r})"
+
+    @property
+    def kind(self) -> str:
+        """Which intrinsic this is (the io.yaml ``name``, else ``name``): what it needs of a
+        request (:mod:`intrinsics.needs`) is looked up by it."""
+        return self.config.name or self.name
+
+    @property
+    def judges_answer(self) -> bool:
+        """Whether it judges the conversation's last answer (else the question before one)."""
+        return judges_answer(self.kind)
 
     @property
     def needs_logprobs(self) -> bool:

@@ -31,6 +31,7 @@ import orjson
 from .config import IntrinsicConfig
 from .errors import RequestError
 from .likelihood import TOP_LOGPROBS
+from .needs import check_needs
 from .process import message_text
 from .sentences import mark_sentences
 
@@ -40,8 +41,11 @@ __all__ = ["Rewriter"]
 class Rewriter:
     """Request rewriting for one intrinsic, with everything derivable precomputed."""
 
-    def __init__(self, config: IntrinsicConfig, *, model: str | None, default_temperature: float | None):
+    def __init__(
+        self, config: IntrinsicConfig, *, model: str | None, default_temperature: float | None, kind: str | None = None
+    ):
         self.config = config
+        self.kind = kind
         self.model = model
         self.needs_logprobs = any(t["type"] == "likelihood" for t in config.transformations)
         self.parameters = dict(config.parameters)
@@ -80,6 +84,7 @@ class Rewriter:
             if existing_turn is not None:
                 # The client already appended the instruction (model-card style): keep it, once.
                 messages.pop()
+        check_needs(self.kind, messages, documents)
         if cfg.sentence_boundaries:
             documents = _mark_boundaries(cfg.sentence_boundaries, messages, documents)
             if documents is not None:
