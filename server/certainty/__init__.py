@@ -5,7 +5,8 @@ A chat request to the base model may carry ``"certainty": true`` or
 ``certainty`` settings). The gateway generates the answer, scores every choice with the
 uncertainty intrinsic concurrently, and adds ``choices[i].certainty``; below the threshold the
 guard flags, abstains or asks the fallback model. A choice that cannot be scored, or whose
-scoring failed, keeps its answer with ``certainty: null`` and a ``certainty_error``.
+scoring failed, keeps its answer with ``certainty: null`` and a ``certainty_error``. Other
+intrinsics come with the answer the same way, named in ``"intrinsics": [...]`` (``judge``).
 
 One request, in reading order::
 
@@ -16,6 +17,7 @@ One request, in reading order::
     headers                the same certainties as response headers (``x-certainty``...)
     streaming.answer_sse   streamed: relay the chunks, score each choice as it finishes
     scorer.Scorer          one choice's certainty (a call to the uncertainty adapter)
+    judge.Judge            the other intrinsics asked for (``intrinsics``) on the question and each choice
     guard.Guard            flag / abstain / fallback on a scored choice
     usage.Usage            tokens of every call, for ``usage.breakdown``
     cache.CertaintyCache   certainties of identical scoring requests (``certainty.cache_entries``)
@@ -25,12 +27,14 @@ from .cache import CertaintyCache
 from .call import CertaintyCall
 from .guard import fallback_client
 from .headers import certainty_headers
-from .options import FIELD, Options, strip_extension
+from .judge import asked as asked_intrinsics
+from .options import EXTENSIONS, FIELD, Options, strip_extension
 from .options import resolve as resolve_options
-from .protocol import CertaintyError, CertaintyRequest, FallbackError, GuardAction
+from .protocol import CertaintyError, CertaintyRequest, FallbackError, GuardAction, IntrinsicAsk
 from .serving import respond
 
 __all__ = [
+    "EXTENSIONS",
     "FIELD",
     "CertaintyCache",
     "CertaintyCall",
@@ -38,7 +42,9 @@ __all__ = [
     "CertaintyRequest",
     "FallbackError",
     "GuardAction",
+    "IntrinsicAsk",
     "Options",
+    "asked_intrinsics",
     "certainty_headers",
     "fallback_client",
     "resolve_options",

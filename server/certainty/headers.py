@@ -39,7 +39,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 def certainty_headers(completion: dict, opts: Options) -> dict[str, str]:
-    """The headers that repeat ``completion``'s certainty fields, one value per choice."""
+    """The headers that repeat ``completion``'s certainty fields, one value per choice (none
+    when only other intrinsics were asked for)."""
+    if not opts.score:
+        return {}
     choices = [c for c in completion.get("choices") or () if isinstance(c, dict)]
     headers = {CERTAINTY: _join(c.get(FIELD) for c in choices)}
     errors = [c.get("certainty_error") for c in choices]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import intrinsics
@@ -33,6 +34,43 @@ def unscorable(choice: dict) -> CertaintyError | None:
     return None
 
 
+class SlotsBusy(Exception):
+    """No scoring slot came free in time (``limits.scoring_wait_s``)."""
+
+
+@contextlib.asynccontextmanager
+async def scoring_slot(gw: Gateway, mine: asyncio.Semaphore):
+    """Hold one scoring slot for an adapter call; ``SlotsBusy`` when none comes free in time.
+
+    Two bounds: the request's own calls (``mine``), then a slot among the whole gateway's; a
+    call that cannot get one in time is not made (its answer is kept), not queued for ever."""
+    async with mine:
+        try:
+            await asyncio.wait_for(gw.scoring_slots.acquire(), gw.settings.limits.scoring_wait_s)
+        except TimeoutError:
+            raise SlotsBusy from None
+        try:
+            yield
+        finally:
+            gw.scoring_slots.release()
+
+
+async def call_adapter(gw: Gateway, intrinsic: intrinsics.Intrinsic, rewritten: dict, usage: Usage, part: str):
+    """The intrinsic's result of its adapter's first choice for ``rewritten`` (the call's usage
+    counted under ``part``); a ``GatewayError`` for a failed call or an unusable answer."""
+    response = await gw.upstream.post_json(gw.upstream.chat_path, rewritten)
+    if not isinstance(response, dict):
+        raise AdapterOutputError(f"The '{intrinsic.name}' adapter's answer is not a JSON object.")
+    usage.add(part, response.get("usage"))
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise AdapterOutputError(f"The '{intrinsic.name}' adapter's answer has no choices.")
+    try:
+        return intrinsic.process_choice(choices[0], rewritten)
+    except intrinsics.IntrinsicError as exc:
+        raise from_intrinsics(intrinsic.name, exc) from None
+
+
 def not_scored(error: CertaintyError) -> dict:
     """The fields of a choice that has no certainty."""
     return {FIELD: None, "certainty_error": error.model_dump()}
@@ -42,7 +80,7 @@ class Scorer:
     """Scores the answers to one request (``payload``, without the extension) with the
     configured certainty intrinsic; the scoring calls' usage goes into ``usage``."""
 
-    def __init__(self, gw: Gateway, payload: dict, usage: Usage):
+    def __init__(self, gw: Gateway, payload: dict, usage: Usage, mine: asyncio.Semaphore | None = None):
         self.gw, self.payload, self.usage = gw, payload, usage
         self.name = gw.settings.certainty.intrinsic
         self.intrinsic = gw.scoring_intrinsic
@@ -51,7 +89,7 @@ class Scorer:
                 f"certainty scoring needs the '{self.name}' intrinsic, which this server does not serve.", param=FIELD
             )
         self._scoring: dict[str, asyncio.Future] = {}  # answer text -> its one scoring call
-        self._mine = asyncio.Semaphore(gw.settings.limits.scoring_per_request)
+        self._mine = mine or asyncio.Semaphore(gw.settings.limits.scoring_per_request)
 
     async def score(self, choice: dict) -> dict:
         """The certainty fields of one finished choice (``message`` with its final content).
@@ -81,19 +119,11 @@ class Scorer:
             self.gw.metrics.certainty_cache.labels("miss" if kept is None else "hit").inc()
             if kept is not None:
                 return {FIELD: kept}  # no adapter call, so no certainty tokens in the usage
-        # Two bounds: this request's own calls, then a slot among the whole gateway's; a choice
-        # that cannot get one in time is left unscored (its answer is kept), not queued for ever.
-        limits, slots = self.gw.settings.limits, self.gw.scoring_slots
-        async with self._mine:
-            try:
-                await asyncio.wait_for(slots.acquire(), limits.scoring_wait_s)
-            except TimeoutError:
-                busy = "Every scoring slot of the server is busy; the answer is not scored."
-                return self._failed("scoring_busy", busy)
-            try:
+        try:
+            async with scoring_slot(self.gw, self._mine):
                 fields = await self._call_adapter(rewritten)
-            finally:
-                slots.release()
+        except SlotsBusy:
+            return self._failed("scoring_busy", "Every scoring slot of the server is busy; the answer is not scored.")
         if key is not None and fields[FIELD] is not None:
             cache.put(key, fields[FIELD])
         return fields
@@ -107,17 +137,7 @@ class Scorer:
 
     async def _call_adapter(self, rewritten: dict) -> dict:
         try:
-            response = await self.gw.upstream.post_json(self.gw.upstream.chat_path, rewritten)
-            if not isinstance(response, dict):
-                raise AdapterOutputError(f"The '{self.name}' adapter's answer is not a JSON object.")
-            self.usage.add("certainty", response.get("usage"))
-            choices = response.get("choices")
-            if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-                raise AdapterOutputError(f"The '{self.name}' adapter's answer has no choices.")
-            try:
-                return {FIELD: self.intrinsic.process_choice(choices[0], rewritten)[FIELD]}
-            except intrinsics.IntrinsicError as exc:
-                raise from_intrinsics(self.name, exc) from None
+            return {FIELD: (await call_adapter(self.gw, self.intrinsic, rewritten, self.usage, "certainty"))[FIELD]}
         except GatewayError as exc:
             return self._failed(exc.code or "scoring_failed", exc.message)
         except Exception as exc:  # any failure of scoring must keep the answer, never lose it

@@ -43,10 +43,16 @@ async def answer_sse(gw: Gateway, payload: dict, opts: Options) -> Response:
         return StreamingResponse(events, media_type=sse.MEDIA_TYPE, headers=certainty_headers(completion, opts))
 
     call = CertaintyCall(gw, payload, opts)
+    call.start()
     stack = AsyncExitStack()
-    resp = await stack.enter_async_context(gw.upstream.stream(gw.upstream.chat_path, orjson.dumps(call.payload)))
-    refused = await not_a_stream(resp, stack)
+    try:
+        resp = await stack.enter_async_context(gw.upstream.stream(gw.upstream.chat_path, orjson.dumps(call.payload)))
+        refused = await not_a_stream(resp, stack)
+    except BaseException:
+        call.cancel()
+        raise
     if refused is not None:
+        call.cancel()
         return refused
     events = _relay_and_score(stack, resp, call, with_usage)
     return StreamingResponse(events, status_code=resp.status_code, media_type=sse.MEDIA_TYPE)
@@ -95,6 +101,7 @@ class _Choices:
         """Stop every scoring call (the stream failed, or the client is gone)."""
         for task in self.tasks.values():
             task.cancel()
+        self.call.cancel()
 
 
 async def _relay_and_score(stack: AsyncExitStack, resp: httpx.Response, call: CertaintyCall, with_usage: bool):

@@ -1,4 +1,5 @@
-"""Token usage of every call one certainty request makes: the answer, its scoring, the fallback."""
+"""Token usage of every call one certainty request makes: the answer, its scoring, the fallback,
+the other intrinsics asked for."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ def _add(into: dict, usage: object) -> None:
 class Usage:
     """The scoring and fallback calls' usage, added up as they finish."""
 
-    def __init__(self) -> None:
-        self.parts = {"certainty": _zero(), "fallback": _zero()}
+    def __init__(self, *more: str) -> None:
+        self.parts = {"certainty": _zero(), "fallback": _zero(), **{part: _zero() for part in more}}
 
     def add(self, part: str, usage: dict | None) -> None:
-        """Count one call's ``usage`` under ``part`` (``certainty`` or ``fallback``)."""
+        """Count one call's ``usage`` under ``part`` (``certainty``, ``fallback``, or one given
+        when this was made: ``intrinsics``)."""
         _add(self.parts[part], usage)
 
     def total(self, answer_usage: dict | None) -> dict | None:

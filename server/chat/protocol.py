@@ -1,5 +1,5 @@
 """The chat request on the wire: OpenAI's, only as deep as the gateway needs to check before it
-forwards it, with the gateway's extensions (``certainty``, ``documents``, ``intrinsic_kwargs``)."""
+forwards it, with the gateway's extensions (``certainty``, ``intrinsics``, ``documents``, ``intrinsic_kwargs``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 
-from ..certainty import CertaintyRequest
+from ..certainty import CertaintyRequest, IntrinsicAsk
 from ..protocol import OpenAIBase
 from ..switch import ChatTemplateKwargs
 
@@ -55,6 +55,8 @@ class ChatCompletionRequest(OpenAIBase):
     intrinsic_kwargs: dict[str, Any] | None = None
     #: Base model only: score the answer (``true``) and optionally guard it (an object).
     certainty: StrictBool | CertaintyRequest | None = None
+    #: Base model only: other intrinsics' results on the answer (``"certainty"`` among them).
+    intrinsics: list[StrictStr | IntrinsicAsk] | None = Field(default=None, max_length=16)
     #: The chat template's arguments (passed on); ``adapter_name`` selects a served adapter (Granite Switch).
     chat_template_kwargs: ChatTemplateKwargs | None = None
 

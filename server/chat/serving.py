@@ -46,11 +46,13 @@ async def chat_completion(request: Request, gw: Gateway) -> Response:
 
 
 async def answer_base(gw: Gateway, body: bytes, payload: dict, chat: ChatCompletionRequest) -> Response:
-    """The base model's answer: passed through untouched, or with its certainty when asked."""
-    opts = certainty.resolve_options(chat.certainty, gw.settings.certainty, gw.fallback is not None)
+    """The base model's answer: passed through untouched, or with its certainty and the other
+    intrinsics it asked for."""
+    asked = certainty.asked_intrinsics(gw, chat.intrinsics, payload)
+    opts = certainty.resolve_options(chat.certainty, gw.settings.certainty, gw.fallback is not None, asked)
     stream = bool(chat.stream)
     if opts is None:
-        if certainty.FIELD in payload:
+        if any(field in payload for field in certainty.EXTENSIONS):
             body = orjson.dumps(certainty.strip_extension(payload))
         return await forward(gw.upstream, body, stream=stream, path=gw.upstream.chat_path, metrics=gw.metrics)
     max_n = gw.settings.limits.max_n

@@ -16,7 +16,7 @@ import intrinsics
 
 from .. import sse
 from ..deps import Gateway
-from ..errors import AdapterOutputError, from_intrinsics
+from ..errors import AdapterOutputError, InvalidRequest, from_intrinsics
 
 #: Gateway-only request field: arguments for an intrinsic's instruction, never sent to vLLM.
 KWARGS_FIELD = "intrinsic_kwargs"
@@ -24,16 +24,24 @@ KWARGS_FIELD = "intrinsic_kwargs"
 REQUIRED = ("content", "refusal")
 #: Fields an adapter call never forwards: it is never streamed (the result exists only once it
 #: is complete), and the gateway's own extensions are not vLLM's.
-NOT_FORWARDED = ("stream", "stream_options", "certainty", KWARGS_FIELD)
+NOT_FORWARDED = ("stream", "stream_options", "certainty", "intrinsics", KWARGS_FIELD)
 
 
-def adapter_request(intrinsic: intrinsics.Intrinsic, payload: dict) -> dict:
+def adapter_request(
+    intrinsic: intrinsics.Intrinsic, payload: dict, kwargs: dict | None = None, kwargs_param: str = KWARGS_FIELD
+) -> dict:
     """The chat request ``payload`` rewritten for ``intrinsic``'s adapter; ``InvalidRequest``
-    (400) for a request the intrinsic cannot take."""
-    kwargs = payload.get(KWARGS_FIELD) or {}  # an object: the request model has checked it
+    (400) for a request the intrinsic cannot take. The instruction's arguments are ``kwargs``,
+    else the request's ``intrinsic_kwargs``; ``kwargs_param`` names where they came from."""
+    if kwargs is None:
+        kwargs = payload.get(KWARGS_FIELD) or {}  # an object: the request model has checked it
     payload = {k: v for k, v in payload.items() if k not in NOT_FORWARDED}
     try:
         return intrinsic.rewrite(payload, **kwargs)
+    except intrinsics.RequestError as exc:
+        if exc.field == "instruction_kwargs":  # the library's name for what the request calls otherwise
+            raise InvalidRequest(f"{kwargs_param}: {exc.what}", param=kwargs_param) from None
+        raise from_intrinsics(intrinsic.name, exc) from None
     except intrinsics.IntrinsicError as exc:
         raise from_intrinsics(intrinsic.name, exc) from None
 
