@@ -119,7 +119,8 @@ TEAM_WORDS = re.compile(
     r"\bissues? #?\d+"
     r"|\b(this|next|previous|last|earlier|later|that|the day's) session\b"
     r"|\bsession'?s (first|last|end)\b|\bend of the session\b"
-    r"|\b(this|the) project's [^.\n]{0,25}\b(machines?|VMs?|CI)\b"
+    r"|\b(this|the) project's [^.;,\n]{0,25}\b(machines?|VMs?|CI)\b"
+    r"|\b(its|our) (development |CI )?machines\b"
     r"|\bGPU (was )?lent\b|/work/|/opt/wheels|\.\./shared/|DEVELOPERS\.md",
     re.IGNORECASE,
 )
@@ -147,8 +148,9 @@ def test_team_words_are_found_and_ordinary_words_are_not():
         "this session",
         "GPU lent",
     ]
-    assert team_words("on this project's 2-core CI machine, from /work/main and /opt/wheels") == [
+    assert team_words("on this project's 2-core CI machine; its machines have no GPU; /work/main, /opt/wheels") == [
         "this project's 2-core CI machine",
+        "its machines",
         "/work/",
         "/opt/wheels",
     ]
