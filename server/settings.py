@@ -179,7 +179,7 @@ class LimitSettings(_Strict):
     #: Deepest JSON nesting accepted; at most 254, the deepest orjson writes back.
     max_json_depth: int = Field(default=64, ge=8, le=254)
     #: Requests being answered at once, gateway-wide; above it 503 ``server_overloaded`` with
-    #: ``Retry-After`` (health, readiness and metrics are never refused).
+    #: ``Retry-After`` (/health, /livez, /readyz and /metrics are never refused).
     max_in_flight: int = Field(default=512, ge=1)
     #: Most ``messages`` in one chat request (400 above it).
     max_messages: int = Field(default=1024, ge=1)
