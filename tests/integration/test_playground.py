@@ -283,3 +283,178 @@ def test_the_page_fits_a_phone_and_works_from_the_keyboard(browser, stack):
     finally:
         context.close()
     assert errors == []
+
+
+# --- documents and other intrinsics with the answer -------------------------------------------
+
+RAG_DOCUMENT = "Paris is the capital and largest city of France. It has about two million inhabitants."
+#: Model text with markup and a character outside the BMP: shown as text, offsets in characters.
+CANNED_ANSWER = "Paris is the capital of France. \U0001f5fc It has <img src=x onerror=alert(1)> two million people."
+
+
+def canned_intrinsics(text: str) -> dict:
+    """What the gateway sends for CANNED_ANSWER with four intrinsics asked: spans at its offsets, a
+    label, and one intrinsic that failed."""
+    first = text.index(".") + 1  # the first sentence, and the rest after its space
+    return {
+        "intrinsics": {
+            "citations": [
+                {
+                    "response_begin": 0,
+                    "response_end": first,
+                    "response_text": text[:first],
+                    "citation_doc_id": "d1",
+                    "citation_begin": 0,
+                    "citation_end": 48,
+                    "citation_text": RAG_DOCUMENT[:48],
+                }
+            ],
+            "hallucination_detection": [
+                {
+                    "response_begin": first + 1,
+                    "response_end": len(text),
+                    "response_text": text[first + 1 :],
+                    "faithfulness": "unfaithful",
+                    "explanation": "The document does not say how many people live there.",
+                }
+            ],
+            "answerability": {"answerability": "answerable"},
+            "query_rewrite": None,
+        },
+        "intrinsic_errors": {"query_rewrite": {"code": "scoring_busy", "message": "Every scoring slot is busy."}},
+    }
+
+
+def sse(*events: dict) -> str:
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+def canned_stream(text: str) -> str:
+    """A streamed answer as the gateway sends it: content in two chunks, then the choice's last
+    chunk with its certainty and intrinsics, then usage."""
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "tiny-granite"}
+    half = len(text) // 2
+
+    def chunk(delta, **fields):
+        return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None, **fields}]}
+
+    usage = {"prompt_tokens": 30, "completion_tokens": 20, "total_tokens": 50}
+    return sse(
+        chunk({"role": "assistant", "content": text[:half]}),
+        chunk({"content": text[half:]}),
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        chunk({}, certainty=0.71, certainty_error=None, **canned_intrinsics(text)),
+        {**head, "choices": [], "usage": {**usage, "breakdown": {"answer": usage, "certainty": usage}}},
+    )
+
+
+def span_text(choice, key: str) -> str:
+    """The answer's text highlighted for span ``key`` ("citations:0"): its pieces, joined."""
+    return "".join(choice.locator(f'mark[data-spans~="{key}"]').all_text_contents())
+
+
+def tick_intrinsics(page, names) -> None:
+    for name in names:
+        page.get_by_role("checkbox", name=name, exact=True).check()
+
+
+def test_intrinsic_results_show_with_the_answer_spans_at_their_offsets(browsing, stack):
+    """The page's side of the intrinsics, against a canned answer (routed by the browser): the
+    documents and intrinsics are sent, spans are drawn at the offsets received, labels and
+    errors are badges, and model text stays text."""
+    page = browsing.page
+    models = [
+        {"id": "tiny-granite", "object": "model", "kind": "base"},
+        *(
+            {"id": name, "object": "model", "kind": "intrinsic", "parent": "tiny-granite"}
+            for name in ("uncertainty", "answerability", "query_rewrite", "citations", "hallucination_detection")
+        ),
+    ]
+    sent = []
+    page.route("**/v1/models", lambda route: route.fulfill(json={"object": "list", "data": models}))
+
+    def answer(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=canned_stream(CANNED_ANSWER))
+
+    page.route("**/v1/chat/completions", answer)
+    browsing.open(f"{stack.url}/")
+    offered = page.locator("#chat-intrinsics input[type=checkbox]")
+    assert [offered.nth(i).get_attribute("value") for i in range(offered.count())] == [
+        "answerability",
+        "query_rewrite",
+        "citations",
+        "hallucination_detection",
+    ]  # the served ones, in the page's order; uncertainty is the chip
+    page.get_by_role("button", name="Add a document").click()
+    page.get_by_label("Document id").fill("d1")
+    page.get_by_label("Document text").fill(RAG_DOCUMENT)
+    tick_intrinsics(page, ["citations", "hallucination_detection", "answerability", "query_rewrite"])
+    choice = browsing.ask("What is the capital of France?").locator(".choice").first
+
+    body = sent[-1]
+    assert body["documents"] == [{"doc_id": "d1", "text": RAG_DOCUMENT}]
+    assert body["intrinsics"] == ["answerability", "query_rewrite", "citations", "hallucination_detection"]
+    assert choice.locator(".answer-text").text_content() == CANNED_ANSWER  # the markup is text, not an image
+    assert choice.locator("img").count() == 0
+    fields = canned_intrinsics(CANNED_ANSWER)["intrinsics"]
+    for name in ("citations", "hallucination_detection"):
+        record = fields[name][0]
+        # Python's offsets count characters (the emoji is one), as the gateway's do.
+        assert span_text(choice, f"{name}:0") == CANNED_ANSWER[record["response_begin"] : record["response_end"]]
+    assert choice.get_attribute("data-spans") == "2"
+    bad = choice.locator('mark[data-spans~="hallucination_detection:0"]').first
+    assert bad.get_attribute("data-faithfulness") == "unfaithful"
+
+    cited = choice.locator('mark[data-spans~="citations:0"]').first
+    cited.hover()
+    detail = choice.locator(".span-detail")
+    assert "Document d1 says:" in detail.inner_text() and RAG_DOCUMENT[:48] in detail.inner_text()
+    bad.focus()  # from the keyboard too
+    assert "faithfulness: unfaithful" in detail.inner_text()
+    assert "does not say how many people" in detail.inner_text()
+
+    badges = {b.get_attribute("data-intrinsic"): b.inner_text() for b in choice.locator(".badge").all()}
+    assert badges["answerability"] == "answerability: answerable"
+    assert badges["query_rewrite"] == "query_rewrite failed: Every scoring slot is busy. (scoring_busy)"
+    assert badges["citations"] == "citations: 1 span"
+    assert float(choice.locator(".chip").get_attribute("data-certainty")) == 0.71
+
+    page.get_by_role("button", name="Copy as curl").click()  # the snippet sends what the page sent
+    snippet = page.locator("#snippet").text_content()
+    assert '"documents":[{"doc_id":"d1"' in snippet and '"intrinsics":["answerability"' in snippet
+    assert browsing.errors == []
+
+
+def test_the_real_stack_highlights_the_citations_at_the_offsets_it_sent(browsing, stack, sdk):
+    served = {m.id for m in sdk.models.list().data}
+    if "citations" not in served:
+        pytest.skip(f"the tiny stack serves no citations intrinsic (it serves {sorted(served)})")
+    page = browsing.page
+    received = []
+
+    def relay(route):  # the gateway's own answer, passed on as it is, and kept to compare with
+        resp = route.fetch()
+        received.append(resp.text())
+        route.fulfill(response=resp)
+
+    page.route("**/v1/chat/completions", relay)
+    browsing.open(f"{stack.url}/")
+    browsing.settle({"Temperature": "0", "Max tokens": MAX_TOKENS})
+    page.get_by_role("button", name="Add a document").click()
+    page.get_by_label("Document text").fill(RAG_DOCUMENT)
+    tick_intrinsics(page, [n for n in ("citations", "hallucination_detection", "answerability") if n in served])
+    choice = browsing.ask("What is the capital of France?").locator(".choice").first
+
+    events = [json.loads(line[6:]) for line in received[-1].splitlines() if line.startswith("data: {")]
+    content = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"] if c["index"] == 0)
+    last = next(c for e in events for c in e["choices"] if "intrinsics" in c)
+    assert choice.locator(".answer-text").text_content() == content
+    citations = last["intrinsics"]["citations"]
+    if citations is None:
+        assert choice.locator('.badge[data-intrinsic="citations"]').inner_text().startswith("citations failed: ")
+    else:
+        for i, record in enumerate(citations):
+            expected = content[record["response_begin"] : record["response_end"]]
+            assert span_text(choice, f"citations:{i}") == expected
+    assert browsing.errors == []

@@ -1,7 +1,9 @@
 // One answer in the transcript: its choices side by side, each streaming in, then its certainty
-// chip, the guard's badge and (where the guard replaced it) the original answer.
+// chip, the guard's badge, (where the guard replaced it) the original answer, and the results
+// of the other intrinsics asked for (spans highlighted in the answer, badges, errors).
 
 import { chip } from "./certainty.js";
+import { badges, highlight } from "./intrinsics.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -19,6 +21,8 @@ function badge(fields, model) {
   return null;
 }
 
+let detailCount = 0;
+
 class Choice {
   constructor(index, started) {
     this.index = index;
@@ -34,7 +38,12 @@ class Choice {
     this.label = el("h3", "choice-label", `Choice ${index + 1}`);
     this.body = el("div", "answer-text");
     this.extra = el("div", "choice-extra");
-    this.node.append(this.label, this.body, this.extra);
+    // What the intrinsics say of the highlighted part of the answer hovered over or focused.
+    this.detail = el("div", "span-detail");
+    this.detail.id = `span-detail-${++detailCount}`;
+    this.detail.setAttribute("aria-live", "polite");
+    this.detail.hidden = true;
+    this.node.append(this.label, this.body, this.detail, this.extra);
   }
 
   /** Append a delta's content; whether it had any. */
@@ -70,10 +79,19 @@ class Choice {
     const parts = [chip(info, tiers)];
     const verdict = badge(f, model);
     if (verdict) parts.push(el("span", `badge badge-${verdict[0]}`, verdict[1]));
+    let judged = this.body;
     if (typeof f.original_content === "string") {
       const original = el("details", "original");
-      original.append(el("summary", "", "Original answer"), el("p", "original-text", f.original_content));
+      judged = el("p", "original-text", f.original_content);
+      original.append(el("summary", "", "Original answer"), judged);
       parts.push(original);
+    }
+    if (f.intrinsics) {
+      // The intrinsics judged the answer the model gave: the original one where the guard replaced it.
+      const text = typeof f.original_content === "string" ? f.original_content : this.text;
+      this.body.textContent = this.text;
+      this.node.dataset.spans = String(highlight(judged, text, f.intrinsics, this.detail));
+      parts.push(...badges(f.intrinsics, f.intrinsic_errors));
     }
     this.extra.replaceChildren(...parts);
   }
@@ -112,8 +130,9 @@ export class Answer {
       const choice = this.choice(c.index ?? 0);
       const content = choice.read(c.delta, now);
       if (c.finish_reason) choice.node.dataset.state = "scoring";
-      // The certainty chunk (or, for a guarded answer, the one chunk) carries the certainty fields.
-      if ("certainty" in c) {
+      // The certainty chunk (or, for a guarded answer, the one chunk) carries the certainty fields,
+      // and the other intrinsics' results.
+      if ("certainty" in c || "intrinsics" in c) {
         choice.score(c, now, content);
         choice.render(this.tiers, this.usage, this.model);
       }

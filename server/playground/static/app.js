@@ -3,7 +3,9 @@
 
 import { getJson } from "./api.js";
 import { Chat } from "./chat.js";
-import { addDocument, score, scoreRequest } from "./score.js";
+import { addDocument, readDocuments } from "./documents.js";
+import { askedIntrinsics, fillIntrinsics } from "./intrinsics.js";
+import { score, scoreRequest } from "./score.js";
 import * as settings from "./settings.js";
 import { curl, python } from "./snippets.js";
 
@@ -23,6 +25,7 @@ async function loadModels() {
     const intrinsics = data.filter((m) => m.kind === "intrinsic" || m.parent);
     settings.fillModels("model", base);
     settings.fillModels("scorer", intrinsics, "uncertainty");
+    fillIntrinsics($("chat-intrinsics"), intrinsics);
     showBanner(base.length ? "" : "The gateway lists no base model.");
     document.body.dataset.ready = "true";
   } catch (exc) {
@@ -81,6 +84,7 @@ function wireChat(chat) {
     }
   });
   $("stop").addEventListener("click", () => chat.stop());
+  $("chat-add-document").addEventListener("click", () => addDocument($("chat-documents")));
   $("new-chat").addEventListener("click", () => {
     chat.reset();
     question.focus();
@@ -88,7 +92,7 @@ function wireChat(chat) {
 }
 
 function wireScore() {
-  $("add-document").addEventListener("click", addDocument);
+  $("add-document").addEventListener("click", () => addDocument($("documents")));
   $("score-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("score-send").disabled = true;
@@ -135,7 +139,12 @@ function main() {
     event.preventDefault();
     loadModels();
   });
-  const chat = new Chat($("transcript"), settings);
+  // The chat's documents and the intrinsics ticked, read when a request is made.
+  const rag = () => {
+    const documents = readDocuments($("chat-documents"));
+    return { documents, intrinsics: askedIntrinsics($("chat-intrinsics"), documents) };
+  };
+  const chat = new Chat($("transcript"), settings, rag);
   settings.init({ onKey: loadModels, onTiers: (tiers) => chat.retier(tiers) });
   wireTabs();
   wireChat(chat);

@@ -1,11 +1,15 @@
-// Chat with the base model: each question is sent streamed with `certainty`, the answer streams
-// into the transcript and the conversation goes on with the first choice's text.
+// Chat with the base model: each question is sent streamed with `certainty` (and the documents
+// and other intrinsics chosen), the answer streams into the transcript and the conversation
+// goes on with the first choice's text.
 
 import { postStream } from "./api.js";
 import { Answer } from "./answer.js";
 
-/** The chat request for `messages` with the current settings (what is sent, and what the snippets show). */
-export function chatRequest(messages, s) {
+/**
+ * The chat request for `messages` with the current settings (what is sent, and what the snippets
+ * show); `rag`: the `documents` and `intrinsics` to send, each only when there are some.
+ */
+export function chatRequest(messages, s, rag = {}) {
   const body = {
     model: s.model,
     messages,
@@ -16,6 +20,8 @@ export function chatRequest(messages, s) {
   if (s.temperature !== null) body.temperature = s.temperature;
   if (s.maxTokens !== null) body.max_tokens = s.maxTokens;
   if (s.n > 1) body.n = s.n;
+  if (rag.documents?.length) body.documents = rag.documents;
+  if (rag.intrinsics?.length) body.intrinsics = rag.intrinsics;
   return body;
 }
 
@@ -29,9 +35,11 @@ function bubble(text) {
 }
 
 export class Chat {
-  constructor(transcript, settings) {
+  /** `rag()`: the documents and intrinsics chosen now, as chatRequest takes them. */
+  constructor(transcript, settings, rag = () => ({})) {
     this.transcript = transcript;
     this.settings = settings;
+    this.rag = rag;
     this.history = [];
     this.answers = [];
     this.controller = null;
@@ -45,7 +53,7 @@ export class Chat {
   /** The request a question `text` would send now (the last question's when `text` is empty). */
   request(text) {
     const messages = text ? [...this.history, { role: "user", content: text }] : this.last || this.history;
-    return chatRequest(messages, this.settings.current());
+    return chatRequest(messages, this.settings.current(), this.rag());
   }
 
   get busy() {
@@ -56,7 +64,7 @@ export class Chat {
   async send(text) {
     const s = this.settings.current();
     const messages = [...this.history, { role: "user", content: text }];
-    const body = chatRequest(messages, s);
+    const body = chatRequest(messages, s, this.rag());
     this.last = messages;
     this.transcript.querySelector(".empty")?.remove();
     this.transcript.append(bubble(text));

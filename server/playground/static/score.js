@@ -3,25 +3,9 @@
 
 import { ApiError, postJson } from "./api.js";
 import { chip } from "./certainty.js";
+import { readDocuments } from "./documents.js";
 
 const $ = (id) => document.getElementById(id);
-let documentCount = 0;
-
-/** Add one document row (id and text) to the form, and focus its text. */
-export function addDocument() {
-  const n = ++documentCount;
-  const row = document.createElement("div");
-  row.className = "document";
-  row.innerHTML = `
-    <label for="doc-id-${n}">Document id</label>
-    <input id="doc-id-${n}" class="doc-id" value="${n}">
-    <label for="doc-text-${n}">Document text</label>
-    <textarea id="doc-text-${n}" class="doc-text" rows="3"></textarea>
-    <button type="button" class="remove-document">Remove this document</button>`;
-  row.querySelector(".remove-document").addEventListener("click", () => row.remove());
-  $("documents").append(row);
-  row.querySelector(".doc-text").focus();
-}
 
 /** The scoring request the form describes now. */
 export function scoreRequest(s) {
@@ -32,9 +16,7 @@ export function scoreRequest(s) {
       { role: "assistant", content: $("score-answer").value },
     ],
   };
-  const documents = [...document.querySelectorAll("#documents .document")]
-    .map((row) => ({ doc_id: row.querySelector(".doc-id").value.trim(), text: row.querySelector(".doc-text").value }))
-    .filter((d) => d.text.trim() !== "");
+  const documents = readDocuments($("documents"));
   if (documents.length) body.documents = documents;
   return body;
 }

@@ -48,6 +48,8 @@ function readStream() {
         extra = choice.model_extra or {}
         if "certainty" in extra:
             print(f"\\n[choice {choice.index}: certainty {extra['certainty']}, {extra.get('certainty_error')}]")
+        if "intrinsics" in extra:
+            print(f"[choice {choice.index}: intrinsics {extra['intrinsics']}, errors {extra.get('intrinsic_errors')}]")
     if chunk.usage:
         print(chunk.usage.model_extra.get("breakdown"))`;
 }

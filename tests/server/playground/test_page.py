@@ -2,6 +2,7 @@
 anyone (no key), labelled by one route in ``/metrics``, loading nothing from elsewhere, and
 shipped inside the wheel."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -128,3 +129,77 @@ def test_the_wheel_ships_the_page_files(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"server/playground/static/{name}" for name in assets.served_files()}
     assert len(expected) == len(list(STATIC.iterdir())) and expected <= names
+
+
+# --- documents and other intrinsics with the answer -------------------------------------------
+
+NODE = shutil.which("node")
+
+
+def test_the_chat_has_a_documents_box_and_the_intrinsics_checkboxes():
+    page = (STATIC / "index.html").read_text()
+    chat = page.split('id="chat-panel"', 1)[1].split('id="score-panel"', 1)[0]
+    assert 'id="chat-documents"' in chat and 'id="chat-add-document"' in chat and 'id="chat-intrinsics"' in chat
+    assert {"documents.js", "intrinsics.js"} <= referenced_files()
+
+
+def test_the_intrinsics_offered_are_the_ones_that_judge_an_answer_or_question_without_arguments_of_their_own():
+    from intrinsics.needs import NEEDS
+
+    offered = re.search(r"export const JUDGES = \[(.*?)\];", (STATIC / "intrinsics.js").read_text(), re.S)
+    names = re.findall(r'"([^"]+)"', offered.group(1))
+    # uncertainty is the certainty chip; requirement-check needs a requirement the page has no field for.
+    assert sorted(names) == sorted(set(NEEDS) - {"uncertainty", "requirement-check"})
+
+
+def test_no_model_text_is_ever_parsed_as_html():
+    for path in STATIC.glob("*.js"):
+        assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", path.read_text()), path.name
+
+
+def test_the_streamed_intrinsics_chunk_is_read_and_the_snippets_carry_and_print_the_intrinsics():
+    assert '"intrinsics" in c' in (STATIC / "answer.js").read_text()
+    chat = (STATIC / "chat.js").read_text()
+    assert "body.documents = rag.documents" in chat and "body.intrinsics = rag.intrinsics" in chat
+    snippets = (STATIC / "snippets.js").read_text()
+    assert '"intrinsics" in extra' in snippets and "intrinsic_errors" in snippets
+    # documents and intrinsics are not create() arguments: the Python snippet sends them in extra_body
+    assert "documents" not in snippets.split("SDK_ARGS = new Set(", 1)[1].split(")", 1)[0]
+
+
+def run_module(name: str, script: str) -> object:
+    """Run ``script`` in Node with the static module ``name`` imported as ``m``; what it prints, as JSON."""
+    code = f"import * as m from {json.dumps((STATIC / name).as_uri())};\n{script}"
+    done = subprocess.run([NODE, "--input-type=module", "-e", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed: the span logic is checked in Chromium only")
+def test_spans_are_cut_at_their_offsets_in_characters_and_a_span_outside_the_answer_is_left_out():
+    text = "Paris is the capital. \U0001f600 It is big."  # an emoji: one character, two UTF-16 units
+    results = {
+        "citations": [
+            {"response_begin": 0, "response_end": 21, "citation_doc_id": "d1", "citation_text": "Paris is..."},
+            {"response_begin": 22, "response_end": 99, "citation_doc_id": "d1", "citation_text": "?"},
+        ],
+        "hallucination_detection": [{"response_begin": 10, "response_end": 33, "faithfulness": "partial"}],
+        "answerability": {"answerability": "answerable"},
+    }
+    script = f"""
+const text = {json.dumps(text)}, chars = Array.from(text);
+const spans = m.spansOf({json.dumps(results)}, chars.length);
+const pieces = m.segments(chars.length, spans).map(([b, e, c]) => [chars.slice(b, e).join(""), c.map((s) => s.key)]);
+console.log(JSON.stringify({{ keys: spans.map((s) => s.key), pieces }}));
+"""
+    got = run_module("intrinsics.js", script)
+    assert got["keys"] == ["citations:0", "hallucination_detection:0"]  # citations:1 ends past the answer
+    assert got["pieces"] == [
+        ["Paris is t", ["citations:0"]],
+        ["he capital.", ["citations:0", "hallucination_detection:0"]],
+        [" \U0001f600 It is big", ["hallucination_detection:0"]],
+        [".", []],
+    ]
+    # Each span is the concatenation of the pieces that carry its key: exactly the slice at its offsets.
+    for key, (begin, end) in {"citations:0": (0, 21), "hallucination_detection:0": (10, 33)}.items():
+        assert "".join(p for p, keys in got["pieces"] if key in keys) == text[begin:end]
