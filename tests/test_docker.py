@@ -811,7 +811,10 @@ def test_cpu_vllm_command_is_what_the_launcher_would_run(monkeypatch):
     tiny = tiny_model.paths(Path(cache_dir) / "tiny")
     assert f"python -m tiny_granite {cache_dir / 'tiny'}" in df.run_commands(VLLM_CPU_TARGET)
     rank = _tiny_lora_rank()
-    adapters = tuple(ResolvedAdapter(ad.name, tiny.adapter, rank, ad.name, None) for ad in settings.adapters)
+    adapters = tuple(
+        ResolvedAdapter(ad.name, tiny.adapters[ad.intrinsic or ad.name], rank, ad.intrinsic or ad.name, None)
+        for ad in settings.adapters
+    )
     expected = launcher.vllm_command(settings, Deployment(tiny.base, settings.served_name, adapters))
     assert service_argv(vllm, entry) == expected, (
         "docker/compose.cpu.yaml's vllm command must be what the launcher runs"

@@ -1,4 +1,4 @@
-"""Builder of the embedded tiny model: a stand-in for Granite 4.0 Micro + its uncertainty LoRA.
+"""Builder of the embedded tiny model: a stand-in for Granite 4.0 Micro + its intrinsic LoRAs.
 
 No GPU and no model hub here, so tests run vLLM on a model we train ourselves in about two
 minutes on 2 CPU cores. ``build_tiny_model(out_dir)`` writes:
@@ -11,11 +11,22 @@ minutes on 2 CPU cores. ``build_tiny_model(out_dir)`` writes:
 * ``out_dir/uncertainty/``: a PEFT LoRA (r 32, alpha 64, the real adapter's target modules)
   trained so that a ``<certainty>`` user turn makes the model write ``{"score": "N"}``; N is
   learned from the conversation (topic and hedging of the last answer, see ``tiny_granite.data``).
+* ``out_dir/answerability/``, ``out_dir/citations/``, ``out_dir/query_rewrite/``: PEFT LoRAs
+  (r 16, alpha 32, same target modules), trained after the uncertainty one, each from its own
+  seeded RNGs (so base, tokenizer and uncertainty adapter are the same bytes as without them),
+  on examples made as the gateway serves them: a client's request with top-level ``documents``,
+  rewritten by ``configs/intrinsics/<name>/io.yaml`` and rendered as vLLM renders it (see
+  ``tiny_granite.rag``). A few dozen to a few hundred short steps each (~1 min together on 2
+  idle cores): the base model was trained on short chats only and the documents prompt is
+  ~300-600 tokens, so these adapters learn their output format within that budget, and their
+  task only in part; each one's held-out exact-match accuracy is in the marker
+  (``<name>_accuracy``; answerability also ``answerability_label_accuracy``, the label as
+  vLLM's enum constraint picks it).
 * ``out_dir/.complete``: JSON marker written last, holding the build's ``build_key``: a hash of
-  what built it (this package's code, data and template, the seed, bf16 or not, and the versions
-  of torch, transformers, peft, tokenizers and safetensors). ``is_built`` compares it with the key
-  of what is installed now, so a model built by other code or other libraries is rebuilt, never
-  silently reused.
+  what built it (this package's code, data and template, the RAG adapters' io.yaml files, the
+  seed, bf16 or not, and the versions of torch, transformers, peft, tokenizers and safetensors).
+  ``is_built`` compares it with the key of what is installed now, so a model built by other code
+  or other libraries is rebuilt, never silently reused.
 
 Same seed gives byte-identical weights on one kind of CPU (fixed thread count, deterministic
 algorithms; bf16 autocast only where the CPU has it, see ``cpu_has_bf16``).
@@ -41,14 +52,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import data as tiny_data
+from . import rag as tiny_rag
 
 log = logging.getLogger(__name__)
 
 # Bump on any change to what gets built: callers rebuild a directory marked with another.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 EOT = tiny_data.EOT
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "input_linear", "output_linear"]
 THREADS = 2  # fixed: CPU float reductions are only reproducible at a fixed thread count
+LOG_EVERY = 100
 
 # Model shape: granite-4.0-micro in miniature (hidden 2560/40 heads of 64 there).
 MODEL_CONFIG = dict(
@@ -77,19 +90,36 @@ MODEL_CONFIG = dict(
 )
 BASE_STEPS, BASE_LR, BASE_BATCH = 450, 3e-3, 32
 LORA_STEPS, LORA_LR, LORA_BATCH = 320, 2e-3, 32
+#: The RAG adapters (``tiny_granite.rag``): a small LoRA each, trained after the uncertainty one.
+#: Steps: query_rewrite's prompts are short (~70 tokens), the others' ~350 and ~600 (documents).
+RAG_LORA_RANK, RAG_LORA_ALPHA = 16, 32
+RAG_STEPS = {"answerability": 60, "citations": 80, "query_rewrite": 300}
+RAG_BATCH = {"answerability": 8, "citations": 4, "query_rewrite": 8}
+RAG_LR = 1e-2
+RAG_EVAL_EXAMPLES = 60
+
+
+#: The tiny model's LoRA adapters, by the intrinsic each serves (each in ``out_dir/<name>/``).
+ADAPTERS = ("uncertainty", *tiny_rag.ADAPTERS)
 
 
 class TinyModelPaths(NamedTuple):
-    """Where a built tiny model lives: the base model dir and the uncertainty LoRA dir."""
+    """Where a built tiny model lives: the base model dir, the uncertainty LoRA dir, and every
+    LoRA dir by intrinsic name (``ADAPTERS``; uncertainty's included)."""
 
     base: Path
     adapter: Path
+    adapters: dict[str, Path]
+
+    def dirs(self) -> list[Path]:
+        """The base dir, then every adapter dir."""
+        return [self.base, *self.adapters.values()]
 
 
 def paths(out_dir: str | Path) -> TinyModelPaths:
     """The paths a tiny model built into ``out_dir`` has (built or not)."""
     out = Path(out_dir)
-    return TinyModelPaths(out / "base", out / "uncertainty")
+    return TinyModelPaths(out / "base", out / "uncertainty", {name: out / name for name in ADAPTERS})
 
 
 #: The libraries whose versions change what a build writes.
@@ -111,11 +141,15 @@ def installed_versions() -> dict[str, str | None]:
 @functools.cache
 def source_digest(here: Path = Path(__file__).parent) -> str:
     """sha256 over the files of the package in ``here`` that decide what is built: code, data
-    and chat template."""
+    and chat template, and the io.yaml files of the RAG adapters (``tiny_granite.rag.io_yaml``)."""
     files = sorted([*here.glob("*.py"), *(here / "templates").glob("*")])
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    # The io.yaml files the RAG adapters' prompts are rewritten by (tiny_granite.rag).
+    for name in tiny_rag.ADAPTERS:
+        path = tiny_rag.io_yaml(name)
+        digest.update(f"io.yaml:{name}".encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
     return digest.hexdigest()
 
 
@@ -149,13 +183,28 @@ def model_config(tokenizer):
     )
 
 
-def _encode(tokenizer, messages: list[dict], completion: str) -> tuple[list[int], list[int]]:
+def _encode(
+    tokenizer, messages: list[dict], completion: str, documents: list[dict] | None = None
+) -> tuple[list[int], list[int]]:
     # Prompt and completion are encoded apart: <|end_of_role|> is special, so the split
-    # point is a token boundary and this equals encoding the whole text.
-    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # point is a token boundary and this equals encoding the whole text. ``documents`` go to
+    # the template as vLLM's chat endpoint passes a request's top-level ``documents``.
+    prompt = render_prompt(tokenizer, messages, documents)
     ids = tokenizer.encode(prompt, add_special_tokens=False)
     out = tokenizer.encode(completion, add_special_tokens=False) + [tokenizer.eos_token_id]
     return ids, out
+
+
+def render_prompt(tokenizer, messages: list[dict], documents: list[dict] | None = None) -> str:
+    """The prompt text vLLM makes of a chat request's ``messages`` and ``documents``."""
+    extra = {} if documents is None else {"documents": documents}
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **extra)
+
+
+def encode_rag_example(tokenizer, body: dict, completion: str) -> tuple[list[int], list[int]]:
+    """Prompt and completion ids of one RAG adapter example (``tiny_granite.rag.example``):
+    the rewritten request rendered as vLLM renders it, the completion then end-of-text."""
+    return _encode(tokenizer, body["messages"], completion, body.get("documents"))
 
 
 def _batch(tokenizer, rows):
@@ -244,7 +293,7 @@ def _train(model, params, batches, steps: int, lr: float, digit_ids, name: str) 
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        if step % 100 == 0 or step == steps - 1:
+        if step % LOG_EVERY == 0 or step == steps - 1:
             log.info("%s step %d loss %.4f", name, step, loss.item())
     model.eval()
 
@@ -260,6 +309,58 @@ def _greedy(model, ids: list[int], eos: int, limit: int = 24) -> list[int]:
                 break
             out.append(nxt)
     return out
+
+
+def _evaluate_rag(model, tokenizer, name: str) -> dict:
+    """Exact-match accuracy of a RAG adapter on fresh examples: every completion token (end-of-text
+    included) is the argmax given the ones before, i.e. greedy decoding writes the target."""
+    import torch
+
+    rng, hits, label_hits = random.Random(f"eval-{name}"), 0, 0
+    # answerability: the label as vLLM's enum constraint picks it, by the first token that tells
+    # the two labels apart ("answer" or "u", after the opening quote).
+    labels = [tokenizer.encode(tiny_rag.completion(name, label), add_special_tokens=False) for label in tiny_rag.LABELS]
+    for _ in range(RAG_EVAL_EXAMPLES):
+        ids, out = encode_rag_example(tokenizer, *tiny_rag.example(name, rng))
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids + out])).logits[0, len(ids) - 1 : -1]
+        hits += logits.argmax(-1).tolist() == out
+        if name == "answerability":
+            pick = max(labels, key=lambda lab: logits[1, lab[1]])
+            label_hits += pick == out[:-1]
+    metrics = {f"{name}_accuracy": round(hits / RAG_EVAL_EXAMPLES, 3)}
+    if name == "answerability":
+        metrics["answerability_label_accuracy"] = round(label_hits / RAG_EVAL_EXAMPLES, 3)
+    return metrics
+
+
+def _train_rag_adapter(model, tokenizer, name: str, seed: int, dest: Path) -> dict:
+    """Train adapter ``name`` of ``tiny_granite.rag`` on the frozen base ``model`` (from its own
+    seeded RNGs), save it into ``dest``, take it off ``model`` again; its held-out accuracy."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(int(hashlib.sha256(f"{name}-{seed}".encode()).hexdigest()[:8], 16))
+    config = LoraConfig(
+        r=RAG_LORA_RANK,
+        lora_alpha=RAG_LORA_ALPHA,
+        lora_dropout=0.0,
+        bias="none",
+        task_type="CAUSAL_LM",
+        target_modules=TARGET_MODULES,
+    )
+    lora = get_peft_model(model, config)
+    rng = random.Random(f"{name}-{seed}")
+
+    def row():
+        return (*encode_rag_example(tokenizer, *tiny_rag.example(name, rng)), None)
+
+    params = [p for p in lora.parameters() if p.requires_grad]
+    _train(lora, params, _batches(tokenizer, row, RAG_BATCH[name], rng), RAG_STEPS[name], RAG_LR, None, name)
+    metrics = _evaluate_rag(lora, tokenizer, name)
+    lora.save_pretrained(dest)
+    lora.unload()
+    return metrics
 
 
 def _evaluate(model, tokenizer, digit_ids, adapter: bool) -> dict:
@@ -338,7 +439,7 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0, force: bool = False)
         work = Path(tempfile.mkdtemp(prefix=".build-", dir=out))
         try:
             metrics = _train_and_save(paths(work), dest.base.resolve(), seed)
-            for src, dst in zip(paths(work), dest):
+            for src, dst in zip(paths(work).dirs(), dest.dirs()):
                 shutil.rmtree(dst, ignore_errors=True)
                 src.rename(dst)
         finally:
@@ -364,7 +465,8 @@ def _marker(out: Path) -> dict:
 
 
 def _train_and_save(dest: TinyModelPaths, final_base: Path, seed: int) -> dict:
-    """Train base then LoRA, save both into ``dest``; the adapter names ``final_base``."""
+    """Train base, uncertainty LoRA, then the RAG LoRAs; save all into ``dest``; each adapter
+    names ``final_base``."""
     torch = _import_torch()
     from peft import LoraConfig, get_peft_model
     from transformers import GenerationConfig, GraniteMoeHybridForCausalLM
@@ -413,21 +515,28 @@ def _train_and_save(dest: TinyModelPaths, final_base: Path, seed: int) -> dict:
         _train(lora, params, batches, LORA_STEPS, LORA_LR, digit_ids, "lora")
         metrics.update(_evaluate(lora, tokenizer, digit_ids, adapter=True))
         lora.save_pretrained(dest.adapter)
+        lora.unload()  # the base model again, for the RAG adapters
+
+        # The RAG adapters, after the uncertainty one: each from its own seeded RNGs, so adding
+        # them changes no byte of the base model, the tokenizer or the uncertainty adapter.
+        for name in tiny_rag.ADAPTERS:
+            metrics.update(_train_rag_adapter(model, tokenizer, name, seed, dest.adapters[name]))
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
-    cfg_path = dest.adapter / "adapter_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["base_model_name_or_path"] = str(final_base)
-    cfg["target_modules"] = sorted(cfg["target_modules"])  # PEFT writes a set: hash order
-    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-    (dest.adapter / "README.md").unlink(missing_ok=True)  # PEFT's empty model-card stub
+    for adapter_dir in dest.adapters.values():
+        cfg_path = adapter_dir / "adapter_config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["base_model_name_or_path"] = str(final_base)
+        cfg["target_modules"] = sorted(cfg["target_modules"])  # PEFT writes a set: hash order
+        cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+        (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's empty model-card stub
     tok_path = dest.base / "tokenizer_config.json"
     tok_cfg = json.loads(tok_path.read_text())
     # transformers 5 writes its own class name; this one also loads in transformers 4.x.
     tok_cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
     tok_path.write_text(json.dumps(tok_cfg, indent=2, sort_keys=True) + "\n")
-    for f in (*dest.base.iterdir(), *dest.adapter.iterdir()):
+    for f in (f for d in dest.dirs() for f in d.iterdir()):
         f.chmod(0o644)  # safetensors come out 0600; a container's other user must read them
     return metrics
 

@@ -221,6 +221,19 @@ def test_built_files(built):
     assert sorted(cfg["target_modules"]) == sorted(tiny_model.TARGET_MODULES)
     assert Path(cfg["base_model_name_or_path"]) == built.base.resolve()
     assert "<certainty>" not in json.loads((built.base / "tokenizer_config.json").read_text())["chat_template"]
+    assert list(built.adapters) == ["uncertainty", "answerability", "citations", "query_rewrite"]
+    for name in ("answerability", "citations", "query_rewrite"):
+        cfg = json.loads((built.adapters[name] / "adapter_config.json").read_text())
+        assert (cfg["r"], cfg["lora_alpha"]) == (tiny_model.RAG_LORA_RANK, tiny_model.RAG_LORA_ALPHA)
+        assert cfg["r"] <= 32  # the uncertainty adapter's rank stays vLLM's --max-lora-rank
+        assert Path(cfg["base_model_name_or_path"]) == built.base.resolve()
+        assert not (built.adapters[name] / "README.md").exists()
+    marker = json.loads((built.base.parent / ".complete").read_text())
+    for key in (
+        "answerability_label_accuracy",
+        *(f"{n}_accuracy" for n in ("answerability", "citations", "query_rewrite")),
+    ):
+        assert 0.0 <= marker[key] <= 1.0, key
 
 
 @pytest.mark.integration
