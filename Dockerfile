@@ -71,9 +71,10 @@ ENTRYPOINT ["python", "-m", "vllm.entrypoints.openai.api_server"]
 CMD ["--model", "/home/app/.cache/granite-certainty/tiny/base", \
      "--served-model-name", "tiny-granite", \
      "--host", "0.0.0.0", "--port", "8001", \
-     "--enable-lora", "--max-lora-rank", "32", "--max-loras", "1", \
-     "--lora-modules", "uncertainty=/home/app/.cache/granite-certainty/tiny/uncertainty", \
-     "--max-model-len", "2048", "--dtype", "float32", \
+     "--enable-lora", "--max-lora-rank", "32", "--max-loras", "4", \
+     "--lora-modules", "uncertainty=/home/app/.cache/granite-certainty/tiny/uncertainty", "answerability=/home/app/.cache/granite-certainty/tiny/answerability", \
+     "citations=/home/app/.cache/granite-certainty/tiny/citations", "query_rewrite=/home/app/.cache/granite-certainty/tiny/query_rewrite", \
+     "--max-model-len", "4096", "--dtype", "float32", \
      "--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
 
 # ---- gateway (default target): the FastAPI gateway, attached to a vLLM by URL -----------------

@@ -60,7 +60,7 @@ def resolve(settings: Settings) -> Deployment:
     adapters = []
     for i, ad in enumerate(settings.adapters):
         what = f"adapters.{i} ({ad.name})"
-        path = resolve_source(ad, what=what) if (ad.path or ad.repo) else tiny.adapter
+        path = resolve_source(ad, what=what) if (ad.path or ad.repo) else _tiny_adapter(tiny, ad, what=what)
         rank = lora_rank(path, what=what)
         limit = settings.vllm.max_lora_rank
         if limit is not None and rank > limit:
@@ -127,10 +127,23 @@ def _require_file(path: Path, what: str) -> Path:
     return path
 
 
+def _tiny_adapter(tiny, ad, *, what: str) -> Path:
+    """The tiny model's own adapter for the intrinsic ``ad`` serves (``intrinsic``, else ``name``)."""
+    intrinsic = ad.intrinsic or ad.name
+    path = tiny.adapters.get(intrinsic) if tiny is not None else None
+    if path is None:
+        have = ", ".join(tiny.adapters) if tiny is not None else "none (model.tiny is false)"
+        raise DeploymentError(
+            f"{what}: no path or repo, and the tiny model has no adapter for intrinsic {intrinsic!r}"
+            f" (its adapters: {have})"
+        )
+    return path
+
+
 def _tiny_paths(out_dir: Path):
     import tiny_granite as tiny_model  # torch is imported there lazily, and only when building
 
     if not tiny_model.is_built(out_dir):
-        print(f"granite-certainty: building the embedded tiny model into {out_dir} (first use, ~2 min)", flush=True)
+        print(f"granite-certainty: building the embedded tiny model into {out_dir} (first use, ~3 min)", flush=True)
         return tiny_model.build_tiny_model(out_dir)
     return tiny_model.paths(out_dir)

@@ -28,9 +28,9 @@ def certainty_of(completion) -> float:
     return json.loads(completion.choices[0].message.content)["certainty"]
 
 
-def test_models_lists_the_base_model_and_the_intrinsic(sdk, tiny_settings):
+def test_models_lists_the_base_model_and_the_intrinsics(sdk, tiny_settings):
     ids = [m.id for m in sdk.models.list().data]
-    assert ids == [tiny_settings.served_name, "uncertainty"]
+    assert ids == [tiny_settings.served_name, "uncertainty", "answerability", "citations", "query_rewrite"]
 
 
 def test_base_chat_non_stream_and_stream(sdk, tiny_settings):

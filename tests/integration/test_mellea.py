@@ -81,7 +81,8 @@ def test_the_layout_holds_the_served_adapter_with_the_gateways_io_yaml(layout, g
     index = json.loads((layout / "adapter_index.json").read_text())
     assert index == {
         "adapters": [
-            {"adapter_name": "uncertainty", "io_config": "io_configs/uncertainty/io.yaml", "technology": "lora"}
+            {"adapter_name": name, "io_config": f"io_configs/{name}/io.yaml", "technology": "lora"}
+            for name in ("answerability", "citations", "query_rewrite", "uncertainty")  # by name
         ]
     }
     served = gateway.get("/switch-layout/io_configs/uncertainty/io.yaml").content

@@ -1,6 +1,7 @@
 """Model and adapter resolution: local directories, a Hugging Face cache offline, rank limits."""
 
 import json
+import sys
 
 import huggingface_hub.constants
 import pytest
@@ -129,3 +130,43 @@ def test_hugging_face_repo_not_in_cache_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(DeploymentError, match="cannot get 'ibm-granite/nothing'"):
         resolve(Settings(model={"repo": "ibm-granite/nothing"}))
+
+
+def tiny_model(root, names):
+    """A stand-in for a built tiny model: its base and one adapter dir per intrinsic name."""
+    import tiny_granite
+
+    paths = tiny_granite.paths(root)
+    model_dir(paths.base)
+    ranks = {"uncertainty": 32}
+    adapters = {name: adapter_dir(paths.adapters[name], r=ranks.get(name, 8)) for name in names}
+    return paths._replace(adapters=adapters)
+
+
+def test_a_tiny_adapter_without_a_source_is_the_tiny_models_adapter_of_its_intrinsic(tmp_path, monkeypatch):
+    tiny = tiny_model(tmp_path / "tiny", ["uncertainty", "answerability", "citations"])
+    monkeypatch.setattr(sys.modules[resolve.__module__], "_tiny_paths", lambda out_dir: tiny)
+    s = Settings(
+        model={"tiny": True},
+        adapters=[
+            {"name": "uncertainty"},
+            {"name": "answerability"},
+            {"name": "cite", "intrinsic": "citations"},
+        ],
+    )
+    dep = resolve(s)
+    assert [a.path for a in dep.adapters] == [tiny.adapters[n] for n in ("uncertainty", "answerability", "citations")]
+    assert [a.intrinsic for a in dep.adapters] == ["uncertainty", "answerability", "citations"]
+    assert [a.rank for a in dep.adapters] == [32, 8, 8] and dep.max_lora_rank == 32
+
+
+def test_a_tiny_adapter_for_an_intrinsic_the_tiny_model_lacks_names_the_ones_it_has(tmp_path, monkeypatch):
+    tiny = tiny_model(tmp_path / "tiny", ["uncertainty", "answerability"])
+    monkeypatch.setattr(sys.modules[resolve.__module__], "_tiny_paths", lambda out_dir: tiny)
+    s = Settings(model={"tiny": True}, adapters=[{"name": "uncertainty"}, {"name": "hallucination_detection"}])
+    with pytest.raises(DeploymentError) as err:
+        resolve(s)
+    message = str(err.value)
+    assert message.startswith("adapters.1 (hallucination_detection): ")
+    assert "no adapter for intrinsic 'hallucination_detection'" in message
+    assert "uncertainty, answerability" in message
