@@ -2,7 +2,7 @@
 (uncertainty, answerability, citations, query_rewrite).
 
 Development and CI have no GPU and no model hub, so the integration tier serves a model this
-package trains on the CPU in about two minutes (``builder``) from deterministic data and a
+package trains on the CPU in about three and a half minutes (``builder``) from deterministic data and a
 byte-level tokenizer with Granite 4.0's chat template (``data``, ``templates/``); the RAG adapters'
 examples are client requests rewritten by the project's io.yaml files (``rag``). It is not
 part of the gateway: ``server`` imports it only when a deployment says ``model.tiny: true``.

@@ -1,7 +1,8 @@
 """Builder of the embedded tiny model: a stand-in for Granite 4.0 Micro + its intrinsic LoRAs.
 
-No GPU and no model hub here, so tests run vLLM on a model we train ourselves in about two
-minutes on 2 CPU cores. ``build_tiny_model(out_dir)`` writes:
+No GPU and no model hub here, so tests run vLLM on a model we train ourselves in about three
+and a half minutes on 2 CPU cores (base and uncertainty ~2.4, the RAG adapters ~1.1).
+``build_tiny_model(out_dir)`` writes:
 
 * ``out_dir/base/``: a 2-layer ``GraniteMoeHybridForCausalLM`` (all attention layers, dense
   shared MLP, head dim 64 like granite-4.0-micro; head dim 16 is rejected by vLLM's CPU
@@ -17,11 +18,14 @@ minutes on 2 CPU cores. ``build_tiny_model(out_dir)`` writes:
   on examples made as the gateway serves them: a client's request with top-level ``documents``,
   rewritten by ``configs/intrinsics/<name>/io.yaml`` and rendered as vLLM renders it (see
   ``tiny_granite.rag``). A few dozen to a few hundred short steps each (~1 min together on 2
-  idle cores): the base model was trained on short chats only and the documents prompt is
-  ~300-600 tokens, so these adapters learn their output format within that budget, and their
-  task only in part; each one's held-out exact-match accuracy is in the marker
-  (``<name>_accuracy``; answerability also ``answerability_label_accuracy``, the label as
-  vLLM's enum constraint picks it).
+  idle cores). The base model was trained on chats of ~100 tokens and goes astray on the
+  ~300-600 token prompts with documents, so in that budget these adapters learn their output
+  format and their task only in part: query_rewrite puts the new subject into a whole question
+  (not always in the first question's words), citations writes in-range indices that vLLM's
+  guided decoding completes, answerability always says "answerable" (still so after 4x the
+  steps). Each one's held-out exact-match accuracy (greedy, unconstrained) is in the marker as
+  ``<name>_accuracy``; answerability's also as ``answerability_label_accuracy``, the label as
+  vLLM's enum constraint picks it.
 * ``out_dir/.complete``: JSON marker written last, holding the build's ``build_key``: a hash of
   what built it (this package's code, data and template, the RAG adapters' io.yaml files, the
   seed, bf16 or not, and the versions of torch, transformers, peft, tokenizers and safetensors).
@@ -420,10 +424,10 @@ def _locked(path: Path):
 
 
 def build_tiny_model(out_dir: str | Path, *, seed: int = 0, force: bool = False) -> TinyModelPaths:
-    """Build (train and save) the tiny base model and its uncertainty LoRA into ``out_dir``.
+    """Build (train and save) the tiny base model and its LoRAs (``ADAPTERS``) into ``out_dir``.
 
-    Deterministic: the same seed gives byte-identical weights. Takes about two minutes on
-    2 idle CPU cores. Returns at once if ``out_dir`` already holds a complete build of this
+    Deterministic: the same seed gives byte-identical weights. Takes about three and a half
+    minutes on 2 idle CPU cores. Returns at once if ``out_dir`` already holds a complete build of this
     seed (unless ``force``). The build happens in a scratch folder inside ``out_dir`` and is
     moved into place at the end, under a file lock, with ``.complete`` written last: an
     interrupted or concurrent build never leaves a half-written model that looks finished.
