@@ -11,9 +11,8 @@ Documents and questions come from the base model's facts (``tiny_granite.data.TO
 document sentence is a fact sentence such as "The capital of France is Paris.":
 
 * **answerability**: a question (perhaps after an earlier turn) and 1-2 documents; the target is
-  ``"answerable"`` when a document states the asked fact (same topic and subject), else
-  ``"unanswerable"`` (the documents speak of other topics, or in 3 of 10 of other subjects of the
-  same topic).
+  ``"answerable"`` when a document states the asked fact, else ``"unanswerable"``: no documents
+  at all (2 in 5 of those, as IBM's simple case), or documents of other topics only.
 * **citations**: 1-2 documents of 2-4 fact sentences in all; the assistant's last answer is 1-2
   of those sentences; the target maps each answer sentence ``<rI>`` to the document sentence
   ``<cK>`` that states it: ``[{"r": 0, "c": [K]}, ...]``. Indices are read back from the
@@ -102,15 +101,15 @@ def answerability_request(rng: random.Random) -> tuple[dict, str]:
     """A client's answerability request and the label the adapter should write."""
     topic, subject, _ = _fact(rng)
     answerable = rng.random() < 0.5
-    others = [(t, s) for t in FACT_TOPICS for s, _ in tiny_data.TOPICS[t][2] if (t, s) != (topic, subject)]
-    same_topic = [(t, s) for t, s in others if t == topic]
-    count = rng.randint(1, 3)
-    pool = same_topic if rng.random() < 0.3 else others
-    facts = [pool[i] for i in rng.sample(range(len(pool)), count)]
-    if answerable:
-        facts[rng.randrange(count)] = (topic, subject)
     messages = [*tiny_data._system(rng), *_earlier_turn(rng)]
     messages.append({"role": "user", "content": _question(rng, topic, subject)})
+    if not answerable and rng.random() < 0.4:
+        return {"messages": messages}, "unanswerable"  # nothing to answer from, as IBM's simple case
+    others = [(t, s) for t in FACT_TOPICS if t != topic for s, _ in tiny_data.TOPICS[t][2]]
+    count = rng.randint(1, 3)
+    facts = [others[i] for i in rng.sample(range(len(others)), count)]
+    if answerable:
+        facts[rng.randrange(count)] = (topic, subject)
     request = {"messages": messages, "documents": _documents(rng, [_sentence(t, s) for t, s in facts])}
     return request, "answerable" if answerable else "unanswerable"
 
