@@ -18,7 +18,7 @@ TORCH_CPU := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index
 LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
 NO_TORCH_EXTRAS := --no-emit-package torchvision --no-emit-package torchaudio --no-emit-package torchcodec
 
-.PHONY: install lock lock-upgrade demo test test-fast lint lint-docker browser images image-tools test-images bench clean
+.PHONY: install lock lock-upgrade demo test test-fast lint lint-docker browser doc-tools images image-tools test-images bench clean
 
 install: $(STAMP)
 
@@ -53,7 +53,7 @@ lock: | $(UV)
 demo: install
 	$(PY) -m devstack.demo --config configs/tiny.yaml
 
-test: install lint browser
+test: install lint browser doc-tools
 	$(PY) -m pytest -q -ra
 
 # The playground's browser tests (tests/integration/test_playground.py) drive Debian's headless
@@ -63,6 +63,11 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+
+# The docs' curl | jq examples are run as written (tests/integration/test_docs_examples.py).
+doc-tools:
+	@command -v curl >/dev/null && command -v jq >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends curl jq; }
 
 test-fast: install lint
 	$(PY) -m pytest -q -m "not integration"
