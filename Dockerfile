@@ -71,7 +71,7 @@ ENTRYPOINT ["python", "-m", "vllm.entrypoints.openai.api_server"]
 CMD ["--model", "/home/app/.cache/granite-certainty/tiny/base", \
      "--served-model-name", "tiny-granite", \
      "--host", "0.0.0.0", "--port", "8001", \
-     "--enable-lora", "--max-lora-rank", "32", "--max-loras", "4", \
+     "--enable-lora", "--max-lora-rank", "32", "--max-loras", "5", \
      "--lora-modules", "uncertainty=/home/app/.cache/granite-certainty/tiny/uncertainty", "answerability=/home/app/.cache/granite-certainty/tiny/answerability", \
      "citations=/home/app/.cache/granite-certainty/tiny/citations", "query_rewrite=/home/app/.cache/granite-certainty/tiny/query_rewrite", \
      "--max-model-len", "4096", "--dtype", "float32", \

@@ -113,7 +113,9 @@ class VLLMSettings(_Strict):
     data_parallel_size: int | None = Field(default=None, ge=1)
     #: GPUs per engine replica (``--tensor-parallel-size``).
     tensor_parallel_size: int | None = Field(default=None, ge=1)
-    #: Adapters in one batch (``--max-loras``); default: the number of adapters.
+    #: Adapters in one batch (``--max-loras``); default: the number of adapters plus one slot left
+    #: empty (vLLM's CPU build applies the last slot's adapter to base-model requests batched with
+    #: adapter requests; an empty last slot makes that a no-op). Set it above the number of adapters.
     max_loras: int | None = Field(default=None, ge=1)
     #: Adapters kept in CPU memory (``--max-cpu-loras``).
     max_cpu_loras: int | None = Field(default=None, ge=1)

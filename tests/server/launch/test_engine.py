@@ -70,7 +70,7 @@ def test_scale_up_knobs_become_vllms_flags_only_when_set():
     adapter = ResolvedAdapter(name="uncertainty", path="/a", rank=32, intrinsic="uncertainty", io_yaml=None)
     dep = Deployment(base="/m", served_name="base", adapters=(adapter,))
     plain = vllm_command(settings(), dep)
-    assert "--data-parallel-size" not in plain and plain[plain.index("--max-loras") + 1] == "1"
+    assert "--data-parallel-size" not in plain and plain[plain.index("--max-loras") + 1] == "2"
     cmd = vllm_command(settings(data_parallel_size=2, tensor_parallel_size=4, max_loras=3, max_cpu_loras=8), dep)
     flag = lambda name: cmd[cmd.index(name) + 1]
     assert (flag("--data-parallel-size"), flag("--tensor-parallel-size")) == ("2", "4")
