@@ -27,7 +27,7 @@ log = logging.getLogger("granite_certainty")
 
 #: Gateway extensions that ask for the gateway's own work on the answer, which a request that
 #: selects an adapter has done itself (or cannot have): refused rather than silently dropped.
-NOT_WITH_ADAPTER = ("intrinsic_kwargs", CERTAINTY)
+NOT_WITH_ADAPTER = ("intrinsic_kwargs", CERTAINTY, "intrinsics")
 
 
 async def answer_adapter(gw: Gateway, payload: dict, adapter: str, *, stream: bool) -> Response:
@@ -48,7 +48,7 @@ async def answer_adapter(gw: Gateway, payload: dict, adapter: str, *, stream: bo
 def check_request(gw: Gateway, payload: dict, adapter: str) -> None:
     """Refuse what an adapter selected by name cannot answer: another model than the base model
     (an intrinsic's name already selects its adapter), or a gateway extension that asks for work
-    on the answer (``certainty``, ``intrinsic_kwargs``)."""
+    on the answer (``certainty``, ``intrinsics``, ``intrinsic_kwargs``)."""
     if payload.get("model") != gw.served_name:
         raise InvalidRequest(
             f"model: {PARAM} selects an adapter of the base model '{gw.served_name}'; send that model name "

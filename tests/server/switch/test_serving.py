@@ -89,6 +89,7 @@ def test_vllms_error_passes_on_in_the_openai_shape():
         ({"model": "uncertainty"}, "model"),
         ({"certainty": True}, "certainty"),
         ({"intrinsic_kwargs": {"requirement": "x"}}, "intrinsic_kwargs"),
+        ({"intrinsics": ["certainty"]}, "intrinsics"),
     ],
 )
 def test_a_request_that_asks_the_gateway_for_work_the_adapter_name_rules_out_is_a_400(change, param):
