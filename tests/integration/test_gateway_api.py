@@ -117,6 +117,9 @@ def test_unusable_adapter_output_is_a_502_naming_it(attach, tmp_path):
     short.joinpath("io.yaml").write_text(
         IO_YAML.read_text().replace("max_completion_tokens: 15", "max_completion_tokens: 3")
     )
+    for other in IO_YAML.parents[1].iterdir():  # the other served intrinsics keep their own files
+        if other.is_dir() and other.name != "uncertainty":
+            (short.parent / other.name).symlink_to(other)
     gw = attach(intrinsics_dir=str(tmp_path / "intrinsics"))
     resp = httpx.post(
         f"{gw.url}/v1/chat/completions", json={"model": "uncertainty", "messages": convo(*PAIRS[0])}, timeout=60
