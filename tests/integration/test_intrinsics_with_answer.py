@@ -25,14 +25,20 @@ def as_model(sdk, name, messages):
     return json.loads(answer.choices[0].message.content)
 
 
-def test_one_call_answers_with_each_intrinsic_as_its_own_model_would(sdk, tiny_settings, served):
-    resp = sdk.chat.completions.create(
-        model=tiny_settings.served_name,
+def with_intrinsics(sdk, model, intrinsics, **extra):
+    """A base-model chat (greedy) on the documents, asking for ``intrinsics`` with its answer."""
+    return sdk.chat.completions.create(
+        model=model,
         messages=QUESTION,
         max_tokens=64,
         temperature=0,
-        extra_body={"documents": DOCUMENTS, "intrinsics": ASKED},
+        extra_body={"documents": DOCUMENTS, "intrinsics": intrinsics},
+        **extra,
     )
+
+
+def test_one_call_answers_with_each_intrinsic_as_its_own_model_would(sdk, tiny_settings, served):
+    resp = with_intrinsics(sdk, tiny_settings.served_name, ASKED)
     choice = resp.choices[0]
     answer = choice.message.content
     results = choice.model_extra["intrinsics"]
@@ -50,14 +56,7 @@ def test_one_call_answers_with_each_intrinsic_as_its_own_model_would(sdk, tiny_s
 
 
 def test_a_stream_ends_with_the_intrinsics_of_its_answer(sdk, tiny_settings, served):
-    stream = sdk.chat.completions.create(
-        model=tiny_settings.served_name,
-        messages=QUESTION,
-        max_tokens=64,
-        temperature=0,
-        stream=True,
-        extra_body={"documents": DOCUMENTS, "intrinsics": ["answerability", "citations"]},
-    )
+    stream = with_intrinsics(sdk, tiny_settings.served_name, ["answerability", "citations"], stream=True)
     text, results = "", None
     for chunk in stream:
         for choice in chunk.choices:
